@@ -1,0 +1,66 @@
+"""The application factory: routes, and the resources the lifespan builds."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from graphapi.clicks import ClickEndpoint, GoEndpoint, write_clicks
+from graphapi.db import Database
+from graphapi.group_commit import GroupCommit
+from graphapi.routing import CampaignCache
+from graphapi.settings import Settings, load_settings
+
+
+@dataclass
+class Services:
+    """What request handlers use; built by the lifespan, one set per app."""
+
+    settings: Settings
+    db: Database = field(init=False)
+    campaigns: CampaignCache = field(init=False)
+    clicks: GroupCommit = field(init=False)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    services: Services = request.app.state.services
+    if await services.db.ping():
+        return JSONResponse({"status": "ok"}, headers={"cache-control": "no-store"})
+    return JSONResponse({"status": "unavailable"}, status_code=503)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the ASGI app. The database must be migrated (`graphapi migrate`)."""
+    services = Services(settings or load_settings())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services.db = Database(services.settings.database_url)
+        await services.db.open()
+        services.campaigns = CampaignCache(services.db)
+        await services.campaigns.start()
+        services.clicks = GroupCommit(services.db, write_clicks, "clicks")
+        services.clicks.start()
+        try:
+            yield
+        finally:
+            await services.clicks.stop()
+            await services.campaigns.stop()
+            await services.db.close()
+
+    app = Starlette(
+        routes=[
+            Route("/click", ClickEndpoint(services), methods=["GET", "HEAD"]),
+            Route("/go", GoEndpoint(services), methods=["GET", "HEAD"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,92 @@
+"""The `graphapi` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from graphapi.settings import SettingsError, load_settings
+
+
+def _settings():
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        sys.exit(f"graphapi: {exc}")
+
+
+def _migrate(settings) -> None:
+    from graphapi.db import migrate
+
+    try:
+        applied = asyncio.run(migrate(settings.database_url))
+    except OSError as exc:
+        sys.exit(f"graphapi: cannot reach the database ({exc}); check GRAPHAPI_DATABASE_URL")
+    for name in applied:
+        print(f"applied migration {name}")
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings()
+    _migrate(settings)
+    uvicorn.run(
+        "graphapi.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=False,  # graphapi reads X-Forwarded-For itself, from trusted proxies only
+        server_header=False,
+        log_level="info",
+    )
+
+
+def migrate(args: argparse.Namespace) -> None:
+    settings = _settings()
+    _migrate(settings)
+    print("database is up to date")
+
+
+def create_api_key(args: argparse.Namespace) -> None:
+    from graphapi.api_keys import create_key
+
+    settings = _settings()
+    _migrate(settings)
+    key = asyncio.run(create_key(settings.database_url, args.name))
+    print(f"API key {args.name!r} created. It is shown once and stored only as a hash:")
+    print(key)
+
+
+def plugins(args: argparse.Namespace) -> None:
+    print("no rule plugins loaded")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="graphapi", description="Self-hosted conversion tracker.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="apply pending migrations, then serve")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=serve)
+
+    p = commands.add_parser("migrate", help="apply pending migrations")
+    p.set_defaults(func=migrate)
+
+    p = commands.add_parser("create-api-key", help="create an API key and print it")
+    p.add_argument("name")
+    p.set_defaults(func=create_api_key)
+
+    p = commands.add_parser("plugins", help="list the loaded plugins")
+    p.set_defaults(func=plugins)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,375 @@
+"""The click path: `/click` (the tracking link) and `/go` (lander to offer).
+
+Both are plain ASGI apps: the click path is the hottest code in the product and
+Request/Response objects would double its cost. A click is committed (group
+commit) before its 302 is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from graphapi import visitor
+from graphapi.db import Transaction
+from graphapi.group_commit import WriteFailed
+from graphapi.models import DeviceType, Route
+from graphapi.money import parse_amount, to_micros
+from graphapi.routing import CampaignRoute, Target, destination
+
+COOKIE = "graphapi_click"
+COOKIE_MAX_AGE = 30 * 24 * 3600
+SUBS = ("subid",) + tuple(f"sub{i}" for i in range(1, 11))
+# Parameters with a column of their own; everything else goes to `params`.
+KNOWN = frozenset(("campaign_id", "source", "creative", "cost") + SUBS)
+# Lengths values are cut to; longer ones are recorded cut, never refused.
+MAX_VALUE = 255
+MAX_USER_AGENT = 1024
+MAX_REFERRER = 2048
+MAX_PARAMS = 50
+MAX_PARAM_NAME = 64
+MAX_CAMPAIGN_ID = 2**31 - 1
+
+
+def new_click_id() -> str:
+    """128 bits from the OS's CSPRNG, URL-safe: unguessable and never sequential."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(slots=True)
+class ClickRow:
+    click_id: str
+    campaign_id: int
+    offer_id: int | None
+    lander_id: int | None
+    route: Route
+    created_at: datetime
+    ip: str | None
+    user_agent: str
+    visitor: str
+    country: str | None
+    device: visitor.Device
+    referrer: str | None
+    source: str | None
+    creative: str | None
+    subs: dict[str, str | None]
+    params: dict[str, str]
+    truncated: bool
+    cost: Decimal
+    unique_since: datetime
+
+
+_CLICK_COLUMNS = (
+    "click_id, campaign_id, offer_id, lander_id, route, created_at, ip, user_agent, visitor, "
+    "country, device_type, os, browser, referrer, source, creative, " + ", ".join(SUBS)
+    + ", params, truncated, is_bot, cost, is_unique"
+)
+# Unique: the visitor has not clicked this campaign within the window. Asked in
+# the INSERT itself so that it costs no round trip of its own.
+INSERT_CLICK = (
+    f"INSERT INTO click ({_CLICK_COLUMNS}) VALUES ("
+    + ", ".join(["?"] * (_CLICK_COLUMNS.count(",")))
+    + ", NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = ? AND c.visitor = ? "
+    "AND c.created_at > ?))"
+)
+
+
+async def write_clicks(tx: Transaction, rows: Sequence[ClickRow]) -> list[None]:
+    await tx.executemany(INSERT_CLICK, [_values(row) for row in rows])
+    return [None] * len(rows)
+
+
+def _values(row: ClickRow) -> tuple[Any, ...]:
+    return (
+        row.click_id, row.campaign_id, row.offer_id, row.lander_id, row.route.value,
+        row.created_at, row.ip, row.user_agent, row.visitor, row.country,
+        row.device.device_type.value, row.device.os, row.device.browser, row.referrer,
+        row.source, row.creative, *(row.subs[name] for name in SUBS),
+        json.dumps(row.params, ensure_ascii=False), row.truncated, row.device.is_bot,
+        to_micros(row.cost), row.campaign_id, row.visitor, row.unique_since,
+    )  # fmt: skip
+
+
+class Query:
+    """The query string of a click: first value of each name, cut to size."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.values: dict[str, str] = {}
+        self.truncated = False
+        for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True, errors="replace"):
+            self.values.setdefault(name.replace("\x00", ""), value.replace("\x00", ""))
+
+    def get(self, name: str, limit: int = MAX_VALUE) -> str | None:
+        value = self.values.get(name)
+        if not value:
+            return None
+        return self.cut(value, limit)
+
+    def cut(self, value: str, limit: int) -> str:
+        if len(value) > limit:
+            self.truncated = True
+            return value[:limit]
+        return value
+
+    def extra(self) -> dict[str, str]:
+        extra: dict[str, str] = {}
+        for name, value in self.values.items():
+            if name in KNOWN:
+                continue
+            if len(extra) == MAX_PARAMS:
+                self.truncated = True
+                break
+            extra[self.cut(name, MAX_PARAM_NAME)] = self.cut(value, MAX_VALUE)
+        return extra
+
+
+def _headers(scope: dict) -> dict[bytes, bytes]:
+    return {name: value for name, value in scope["headers"]}
+
+
+def _text(raw: bytes | None) -> str:
+    return raw.decode("latin-1").replace("\x00", "") if raw else ""
+
+
+def parse_campaign_id(text: str | None) -> int | None:
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_CAMPAIGN_ID else None
+
+
+async def plain(send, status: int, text: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    body = text.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def redirect(send, location: str, cookie: str | None = None) -> None:
+    headers = [
+        (b"location", location.encode("ascii")),
+        (b"cache-control", b"no-store, no-cache, max-age=0"),
+        (b"content-length", b"0"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+    if cookie:
+        headers.append(
+            (
+                b"set-cookie",
+                f"{COOKIE}={cookie}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax".encode(),
+            )
+        )
+    await send({"type": "http.response.start", "status": 302, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+UNAVAILABLE = "The tracker cannot record clicks right now; please try again in a moment."
+
+
+class ClickEndpoint:
+    """GET /click?campaign_id=...: record the click, 302 to a lander or an offer."""
+
+    def __init__(self, services) -> None:
+        self.services = services
+
+    async def __call__(self, scope, receive, send) -> None:
+        services = self.services
+        settings = services.settings
+        query = Query(scope["query_string"])
+        campaign_id = parse_campaign_id(query.values.get("campaign_id"))
+        if campaign_id is None:
+            await plain(send, 404, "Unknown campaign: campaign_id must be a campaign's numeric id.")
+            return
+        try:
+            route = await services.campaigns.get(campaign_id)
+        except Exception:
+            await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
+            return
+        if route is None:
+            await plain(send, 404, f"Unknown campaign: there is no campaign {campaign_id}.")
+            return
+
+        headers = _headers(scope)
+        client = scope.get("client")
+        ip = visitor.client_ip(
+            client[0] if client else None,
+            _text(headers.get(b"x-forwarded-for")),
+            settings.trusted_networks,
+        )
+        user_agent = query.cut(_text(headers.get(b"user-agent")), MAX_USER_AGENT)
+        device = visitor.describe(user_agent)
+        source = query.get("source")
+        now = datetime.now(timezone.utc)
+
+        offer = lander = None
+        if route.accepts(source):
+            if route.landers:
+                lander = route.landers.pick()
+                target_url, kind = lander.url, Route.LANDER
+            else:
+                offer = route.offers.pick()
+                target_url, kind = offer.url, Route.OFFER
+        else:
+            target_url, kind = route.fallback_url or settings.fallback_url, Route.FALLBACK
+
+        subs = {name: query.get(name) for name in SUBS}
+        row = ClickRow(
+            click_id=new_click_id(),
+            campaign_id=route.id,
+            offer_id=offer.id if offer else None,
+            lander_id=lander.id if lander else None,
+            route=kind,
+            created_at=now,
+            ip=ip,
+            user_agent=user_agent,
+            visitor=visitor.visitor_key(ip, user_agent),
+            country=visitor.country(ip),
+            device=device,
+            referrer=query.cut(_text(headers.get(b"referer")), MAX_REFERRER) or None,
+            source=source,
+            creative=query.get("creative"),
+            subs=subs,
+            params=query.extra(),
+            truncated=False,
+            cost=route.click_cost(parse_amount(query.values.get("cost", ""))),
+            unique_since=now - timedelta(hours=settings.unique_window_hours),
+        )
+        row.truncated = query.truncated
+        try:
+            await services.clicks.submit(row)
+        except (WriteFailed, RuntimeError):
+            await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
+            return
+        if target_url is None:
+            await plain(send, 404, "This campaign is not taking traffic and has no fallback URL.")
+            return
+        location = destination(target_url, macro_values(row, route, offer, lander, device.device_type))
+        await redirect(send, location, cookie=row.click_id if lander else None)
+
+
+def macro_values(row_or_click, route: CampaignRoute, offer: Target | None, lander: Target | None,
+                 device_type: DeviceType | str) -> dict[str, str | None]:
+    values = {name: row_or_click.subs.get(name) for name in SUBS}
+    values.update(
+        click_id=row_or_click.click_id,
+        campaign_id=str(route.id),
+        offer_id=str(offer.id) if offer else None,
+        lander_id=str(lander.id) if lander else None,
+        source=row_or_click.source,
+        creative=row_or_click.creative,
+        country=row_or_click.country,
+        device=str(device_type),
+    )
+    return values
+
+
+@dataclass(slots=True)
+class StoredClick:
+    id: int
+    click_id: str
+    campaign_id: int
+    offer_id: int | None
+    lander_id: int | None
+    source: str | None
+    creative: str | None
+    country: str | None
+    device_type: str
+    subs: dict[str, str | None]
+
+
+SELECT_CLICK = (
+    "SELECT id, click_id, campaign_id, offer_id, lander_id, source, creative, country, "
+    "device_type, " + ", ".join(SUBS) + " FROM click WHERE click_id = ?"
+)
+
+
+async def find_click(database, click_id: str) -> StoredClick | None:
+    rows = await database.fetch(SELECT_CLICK, (click_id,))
+    if not rows:
+        return None
+    r = rows[0]
+    return StoredClick(*r[:9], subs=dict(zip(SUBS, r[9:])))
+
+
+class GoEndpoint:
+    """GET /go?click_id=...: a lander's click-through to an offer.
+
+    The first click-through picks an offer by weight and records it; a repeat
+    goes to the same offer and counts once.
+    """
+
+    def __init__(self, services) -> None:
+        self.services = services
+
+    async def __call__(self, scope, receive, send) -> None:
+        services = self.services
+        fallback = services.settings.fallback_url
+        query = Query(scope["query_string"])
+        click_id = query.get("click_id", 64) or _cookie(_headers(scope).get(b"cookie"))
+        try:
+            click = await find_click(services.db, click_id) if click_id else None
+            route = await services.campaigns.get(click.campaign_id) if click else None
+        except Exception:
+            await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
+            return
+        if click is None or route is None:
+            if fallback:
+                await redirect(send, destination(fallback, {"click_id": click_id or ""}))
+            else:
+                await plain(send, 404, "Unknown click: no click has this click_id.")
+            return
+
+        lander = route.landers.get(click.lander_id)
+        offer = route.offers.get(click.offer_id) if click.offer_id else None
+        if not route.accepts(click.source):
+            target = route.fallback_url or fallback
+            if target is None:
+                await plain(send, 404, "This campaign is not taking traffic and has no fallback URL.")
+                return
+            location = destination(target, macro_values(click, route, None, lander, click.device_type))
+            await redirect(send, location)
+            return
+        if offer is None:
+            try:
+                offer = await self._choose_offer(click, route)
+            except Exception:
+                await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
+                return
+        location = destination(offer.url, macro_values(click, route, offer, lander, click.device_type))
+        await redirect(send, location)
+
+    async def _choose_offer(self, click: StoredClick, route: CampaignRoute) -> Target:
+        """Record the click-through; a concurrent one that won keeps its offer."""
+        offer = route.offers.pick()
+        async with self.services.db.write() as tx:
+            await tx.execute(
+                "UPDATE click SET offer_id = ?, lander_clicked_at = ? "
+                "WHERE id = ? AND offer_id IS NULL",
+                (offer.id, datetime.now(timezone.utc), click.id),
+            )
+            chosen = await tx.fetch("SELECT offer_id FROM click WHERE id = ?", (click.id,))
+        return route.offers.get(chosen[0][0]) or offer
+
+
+def _cookie(header: bytes | None) -> str | None:
+    for part in _text(header).split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE and value:
+            return value[:64]
+    return None

@@ -1,0 +1,219 @@
+"""Where a click goes: campaigns precomputed for the click path, cached, and the
+destination URL with its macros."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import random
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import accumulate
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from graphapi.models import Campaign, CampaignStatus, CostModel
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "graphapi_campaign"
+# A cached campaign is re-read after this long even without a change notice:
+# the bound on staleness where notices cannot reach (several processes on one
+# SQLite file) or were missed (a dropped LISTEN connection).
+TTL_SECONDS = 10.0
+# Unknown campaign ids are cached too (a flood of them must not reach the
+# database), in a bounded LRU.
+MAX_UNKNOWN = 10_000
+
+MACROS = (
+    "click_id", "campaign_id", "offer_id", "lander_id", "subid",
+    "sub1", "sub2", "sub3", "sub4", "sub5", "sub6", "sub7", "sub8", "sub9", "sub10",
+    "source", "creative", "country", "device",
+)  # fmt: skip
+# Characters left as they are when a final URL goes into the Location header.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    id: int
+    url: str
+
+
+class Rotation:
+    """Weighted random choice among targets, weights precomputed once."""
+
+    __slots__ = ("targets", "_cumulative", "_total")
+
+    def __init__(self, weighted: list[tuple[Target, int]]) -> None:
+        kept = [(t, w) for t, w in weighted if w > 0]
+        self.targets = [t for t, _ in kept]
+        self._cumulative = list(accumulate(w for _, w in kept))
+        self._total = self._cumulative[-1] if kept else 0
+
+    def __bool__(self) -> bool:
+        return self._total > 0
+
+    def pick(self) -> Target:
+        return self.targets[bisect.bisect_right(self._cumulative, random.randrange(self._total))]
+
+    def get(self, target_id: int | None) -> Target | None:
+        return next((t for t in self.targets if t.id == target_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRoute:
+    """All the click path needs to know of a campaign."""
+
+    id: int
+    status: CampaignStatus
+    cost_model: CostModel
+    cost_value: Decimal
+    fallback_url: str | None
+    blacklist: frozenset[str]
+    offers: Rotation
+    landers: Rotation
+    loaded_at: float
+
+    def click_cost(self, dynamic_cost: Decimal | None) -> Decimal:
+        if self.cost_model is CostModel.CPC:
+            return dynamic_cost if dynamic_cost is not None else self.cost_value
+        if self.cost_model is CostModel.CPM:
+            return self.cost_value / 1000
+        return Decimal(0)  # NONE; CPA and REVSHARE accrue on conversions
+
+    def accepts(self, source: str | None) -> bool:
+        """Whether a click is routed to the campaign's landers and offers."""
+        return (
+            self.status is CampaignStatus.ACTIVE
+            and bool(self.offers)
+            and (source is None or source not in self.blacklist)
+        )
+
+
+async def load_route(campaign_id: int) -> CampaignRoute | None:
+    campaign = await Campaign.get_or_none(id=campaign_id).prefetch_related("offers", "landers")
+    if campaign is None:
+        return None
+    return CampaignRoute(
+        id=campaign.id,
+        status=CampaignStatus(campaign.status),
+        cost_model=CostModel(campaign.cost_model),
+        cost_value=campaign.cost_value,
+        fallback_url=campaign.fallback_url,
+        blacklist=frozenset(campaign.source_blacklist or ()),
+        offers=Rotation(
+            [(Target(o.id, o.url), o.weight) for o in campaign.offers if o.active]
+        ),
+        landers=Rotation(
+            [(Target(lp.id, lp.url), lp.weight) for lp in campaign.landers if lp.active]
+        ),
+        loaded_at=time.monotonic(),
+    )
+
+
+class CampaignCache:
+    """Campaign routes in memory; `changed()` drops one here and, on
+    PostgreSQL, in every other process (NOTIFY)."""
+
+    def __init__(self, database) -> None:
+        self._db = database
+        self._routes: dict[int, CampaignRoute] = {}
+        self._unknown: OrderedDict[int, float] = OrderedDict()
+        self._listener = None
+        self._listen_task: asyncio.Task | None = None
+
+    async def get(self, campaign_id: int) -> CampaignRoute | None:
+        now = time.monotonic()
+        route = self._routes.get(campaign_id)
+        if route is not None and now - route.loaded_at < TTL_SECONDS:
+            return route
+        seen = self._unknown.get(campaign_id)
+        if seen is not None and now - seen < TTL_SECONDS:
+            return None
+        route = await load_route(campaign_id)
+        if route is None:
+            self._routes.pop(campaign_id, None)
+            self._unknown[campaign_id] = now
+            self._unknown.move_to_end(campaign_id)
+            while len(self._unknown) > MAX_UNKNOWN:
+                self._unknown.popitem(last=False)
+        else:
+            self._unknown.pop(campaign_id, None)
+            self._routes[campaign_id] = route
+        return route
+
+    def forget(self, campaign_id: int | None = None) -> None:
+        if campaign_id is None:
+            self._routes.clear()
+            self._unknown.clear()
+        else:
+            self._routes.pop(campaign_id, None)
+            self._unknown.pop(campaign_id, None)
+
+    async def changed(self, campaign_id: int) -> None:
+        """Call after committing any change to a campaign, its offers or landers."""
+        self.forget(campaign_id)
+        if self._db.postgres:
+            await self._db.fetch("SELECT pg_notify(?, ?)", (CHANNEL, str(campaign_id)))
+
+    async def start(self) -> None:
+        if self._db.postgres:
+            self._listen_task = asyncio.create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._listen_task is not None:
+            self._listen_task.cancel()
+            try:
+                await self._listen_task
+            except asyncio.CancelledError:
+                pass
+
+    async def _listen(self) -> None:
+        import asyncpg
+
+        dsn = "postgresql://" + self._db.url.split("://", 1)[1]
+        while True:
+            connection = None
+            try:
+                connection = await asyncpg.connect(dsn)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _c: lost.set())
+                await connection.add_listener(CHANNEL, self._on_notice)
+                # Whatever changed while we were not listening is unknown.
+                self.forget()
+                await lost.wait()
+            except asyncio.CancelledError:
+                if connection is not None:
+                    await connection.close()
+                raise
+            except Exception:
+                log.warning("campaign change listener lost; reconnecting", exc_info=True)
+            await asyncio.sleep(1)
+
+    def _on_notice(self, _connection, _pid, _channel, payload: str) -> None:
+        try:
+            self.forget(int(payload))
+        except ValueError:
+            self.forget()
+
+
+def destination(template: str, values: dict[str, str | None]) -> str:
+    """A stored URL with its macros replaced by URL-encoded values, and
+    `click_id` appended when the URL has no `{click_id}` macro.
+
+    Values are percent-encoded with nothing left safe, so no value can add a
+    path, a host, a query separator or a header line.
+    """
+    url = template
+    for name in MACROS:
+        token = "{" + name + "}"
+        if token in url:
+            url = url.replace(token, quote(values.get(name) or "", safe=""))
+    if "{click_id}" not in template:
+        scheme, netloc, path, query, fragment = urlsplit(url)
+        extra = "click_id=" + quote(values.get("click_id") or "", safe="")
+        url = urlunsplit((scheme, netloc, path, f"{query}&{extra}" if query else extra, fragment))
+    return quote(url, safe=_URL_SAFE)

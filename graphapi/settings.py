@@ -1,0 +1,118 @@
+"""Settings from the environment (and a `.env` file in the working folder).
+
+Every setting is validated when the server starts: a bad value stops it with a
+message that names the variable, rather than failing later on a click.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "GRAPHAPI_"
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _absolute_http_url(value: str | None, what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an absolute http(s) URL, got {value!r}")
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite://graphapi.sqlite3"
+    public_url: str = "http://localhost:8000"
+    postback_token: str | None = None
+    fallback_url: str | None = None
+    plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    currency: str = "USD"
+    # Peers whose X-Forwarded-For is believed: loopback by default, so a local
+    # reverse proxy (nginx, caddy) works out of the box and nobody else can
+    # spoof an address.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"]
+    )
+    # How long a visitor's click counts as the same visit for uniqueness.
+    unique_window_hours: int = Field(default=24, ge=1, le=24 * 365)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in ("sqlite", "postgres", "postgresql", "asyncpg"):
+            raise ValueError(
+                "must start with sqlite:// or postgres:// "
+                f"(e.g. postgres://user@127.0.0.1:5432/graphapi), got {value!r}"
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        return _absolute_http_url(value, "public URL").rstrip("/")
+
+    @field_validator("fallback_url")
+    @classmethod
+    def _fallback_url(cls, value: str | None) -> str | None:
+        return _absolute_http_url(value, "fallback URL")
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _plugins(cls, value: object) -> object:
+        return _csv(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isalpha() or not code.isascii():
+            raise ValueError(f"must be an ISO-4217 code such as USD, got {value!r}")
+        return code
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value: object) -> object:
+        items = _csv(value)
+        for item in items:
+            ipaddress.ip_network(item, strict=False)
+        return items
+
+    @property
+    def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_proxies)
+
+    @property
+    def is_postgres(self) -> bool:
+        return not self.database_url.startswith("sqlite")
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the environment variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ENV_PREFIX + "_".join(str(p) for p in error["loc"][:1]).upper()
+            lines.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
