@@ -14,6 +14,7 @@ from starlette.routing import Route
 from graphapi.clicks import ClickEndpoint, GoEndpoint, write_clicks
 from graphapi.db import Database
 from graphapi.group_commit import GroupCommit
+from graphapi.live import ConversionFeed
 from graphapi.routing import CampaignCache
 from graphapi.settings import Settings, load_settings
 
@@ -26,6 +27,7 @@ class Services:
     db: Database = field(init=False)
     campaigns: CampaignCache = field(init=False)
     clicks: GroupCommit = field(init=False)
+    feed: ConversionFeed = field(init=False)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -45,12 +47,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.db.open()
         services.campaigns = CampaignCache(services.db)
         await services.campaigns.start()
+        services.feed = ConversionFeed(services.db)
+        await services.feed.start()
         services.clicks = GroupCommit(services.db, write_clicks, "clicks")
         services.clicks.start()
         try:
             yield
         finally:
             await services.clicks.stop()
+            await services.feed.stop()
             await services.campaigns.stop()
             await services.db.close()
 

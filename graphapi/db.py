@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
+
+log = logging.getLogger(__name__)
 
 APP = "graphapi"
 MIGRATIONS = "graphapi.migrations"
@@ -123,6 +126,41 @@ class Database:
         async with self.client.acquire_connection() as connection:
             return await Transaction(connection, self.postgres).fetch(sql, params)
 
+    @property
+    def dsn(self) -> str:
+        """The PostgreSQL URL as asyncpg spells it."""
+        return "postgresql://" + self.url.split("://", 1)[1]
+
+    async def listen(
+        self,
+        channel: str,
+        on_notice: Callable[[str], None],
+        on_connect: Callable[[], None] = lambda: None,
+    ) -> None:
+        """PostgreSQL LISTEN on a connection of its own, until cancelled.
+
+        Reconnects when the connection drops; `on_connect` runs each time the
+        listener is (re)established, since notices sent meanwhile are lost.
+        """
+        import asyncpg
+
+        while True:
+            connection = None
+            try:
+                connection = await asyncpg.connect(self.dsn)
+                lost = asyncio.Event()
+                connection.add_termination_listener(lambda _c: lost.set())
+                await connection.add_listener(channel, lambda _c, _p, _ch, payload: on_notice(payload))
+                on_connect()
+                await lost.wait()
+            except asyncio.CancelledError:
+                if connection is not None:
+                    await connection.close()
+                raise
+            except Exception:
+                log.warning("LISTEN %s lost; reconnecting", channel, exc_info=True)
+            await asyncio.sleep(1)
+
     async def ping(self) -> bool:
         try:
             await asyncio.wait_for(self.fetch("SELECT 1"), timeout=5)
@@ -156,8 +194,7 @@ async def migrate(database_url: str) -> list[str]:
         return applied
     import asyncpg
 
-    dsn = "postgresql://" + database_url.split("://", 1)[1]
-    lock = await asyncpg.connect(dsn)
+    lock = await asyncpg.connect(Database(database_url).dsn)
     try:
         await lock.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
         await asyncio.create_task(run())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import logging
 import random
 import time
 from collections import OrderedDict
@@ -15,8 +14,6 @@ from itertools import accumulate
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from graphapi.models import Campaign, CampaignStatus, CostModel
-
-log = logging.getLogger(__name__)
 
 CHANNEL = "graphapi_campaign"
 # A cached campaign is re-read after this long even without a change notice:
@@ -122,7 +119,6 @@ class CampaignCache:
         self._db = database
         self._routes: dict[int, CampaignRoute] = {}
         self._unknown: OrderedDict[int, float] = OrderedDict()
-        self._listener = None
         self._listen_task: asyncio.Task | None = None
 
     async def get(self, campaign_id: int) -> CampaignRoute | None:
@@ -161,7 +157,10 @@ class CampaignCache:
 
     async def start(self) -> None:
         if self._db.postgres:
-            self._listen_task = asyncio.create_task(self._listen())
+            # Whatever changed while we were not listening is unknown: forget all.
+            self._listen_task = asyncio.create_task(
+                self._db.listen(CHANNEL, self._on_notice, on_connect=self.forget)
+            )
 
     async def stop(self) -> None:
         if self._listen_task is not None:
@@ -171,33 +170,8 @@ class CampaignCache:
             except asyncio.CancelledError:
                 pass
 
-    async def _listen(self) -> None:
-        import asyncpg
-
-        dsn = "postgresql://" + self._db.url.split("://", 1)[1]
-        while True:
-            connection = None
-            try:
-                connection = await asyncpg.connect(dsn)
-                lost = asyncio.Event()
-                connection.add_termination_listener(lambda _c: lost.set())
-                await connection.add_listener(CHANNEL, self._on_notice)
-                # Whatever changed while we were not listening is unknown.
-                self.forget()
-                await lost.wait()
-            except asyncio.CancelledError:
-                if connection is not None:
-                    await connection.close()
-                raise
-            except Exception:
-                log.warning("campaign change listener lost; reconnecting", exc_info=True)
-            await asyncio.sleep(1)
-
-    def _on_notice(self, _connection, _pid, _channel, payload: str) -> None:
-        try:
-            self.forget(int(payload))
-        except ValueError:
-            self.forget()
+    def _on_notice(self, payload: str) -> None:
+        self.forget(int(payload) if payload.isdigit() else None)
 
 
 def destination(template: str, values: dict[str, str | None]) -> str:
