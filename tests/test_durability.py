@@ -1,0 +1,65 @@
+"""A click whose 302 was received survives SIGKILL of the server mid-load."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from graphapi.db import Database
+from graphapi.models import Campaign, Offer
+from tests.serving import Server
+
+LOAD_SECONDS = 1.5
+CONCURRENCY = 20
+
+
+async def seed_campaign(database_url: str) -> int:
+    db = Database(database_url)
+    await db.open()
+    try:
+        campaign = await Campaign.create(name="durability")
+        await Offer.create(campaign=campaign, name="o", url="https://offer.test/")
+        return campaign.id
+    finally:
+        await db.close()
+
+
+async def stored_click_ids(database_url: str) -> set[str]:
+    db = Database(database_url)
+    await db.open()
+    try:
+        return {row[0] for row in await db.fetch("SELECT click_id FROM click")}
+    finally:
+        await db.close()
+
+
+async def test_sigkill_loses_no_acknowledged_click(database_url, tmp_path):
+    campaign_id = await seed_campaign(database_url)
+    server = Server(database_url, tmp_path)
+    acknowledged: list[str] = []
+    deadline = time.monotonic() + LOAD_SECONDS + 10
+
+    async def visitor(client: httpx.AsyncClient, n: int) -> None:
+        while time.monotonic() < deadline:
+            try:
+                response = await client.get(f"/click?campaign_id={campaign_id}&subid={n}")
+            except httpx.HTTPError:
+                return  # the server is gone
+            assert response.status_code == 302
+            acknowledged.append(parse_qs(urlsplit(response.headers["location"]).query)["click_id"][0])
+
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+            visitors = [asyncio.create_task(visitor(client, n)) for n in range(CONCURRENCY)]
+            await asyncio.sleep(LOAD_SECONDS)
+            server.kill()
+            await asyncio.gather(*visitors)
+    finally:
+        server.kill()
+
+    assert len(acknowledged) > 50, "too little load to mean anything"
+    missing = set(acknowledged) - await stored_click_ids(database_url)
+    assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged clicks lost"
