@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import logging
 import random
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -197,6 +199,28 @@ class CampaignCache:
             await asyncio.sleep(POLL_SECONDS)
 
 
+_MACRO = re.compile(r"\{(" + "|".join(MACROS) + r")\}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(template: str) -> tuple[str, ...]:
+    """A URL template as alternating literal text and macro names, with the
+    literal parts already percent-encoded and `{click_id}` added to the query
+    when the template has none.
+
+    Stored URLs are compiled once, not parsed on every click.
+    """
+    url = template
+    if "{click_id}" not in template:
+        scheme, netloc, path, query, fragment = urlsplit(template)
+        query = f"{query}&click_id={{click_id}}" if query else "click_id={click_id}"
+        url = urlunsplit((scheme, netloc, path, query, fragment))
+    parts = _MACRO.split(url)
+    for index in range(0, len(parts), 2):
+        parts[index] = quote(parts[index], safe=_URL_SAFE)
+    return tuple(parts)
+
+
 def destination(template: str, values: dict[str, str | None]) -> str:
     """A stored URL with its macros replaced by URL-encoded values, and
     `click_id` appended when the URL has no `{click_id}` macro.
@@ -204,13 +228,7 @@ def destination(template: str, values: dict[str, str | None]) -> str:
     Values are percent-encoded with nothing left safe, so no value can add a
     path, a host, a query separator or a header line.
     """
-    url = template
-    for name in MACROS:
-        token = "{" + name + "}"
-        if token in url:
-            url = url.replace(token, quote(values.get(name) or "", safe=""))
-    if "{click_id}" not in template:
-        scheme, netloc, path, query, fragment = urlsplit(url)
-        extra = "click_id=" + quote(values.get("click_id") or "", safe="")
-        url = urlunsplit((scheme, netloc, path, f"{query}&{extra}" if query else extra, fragment))
-    return quote(url, safe=_URL_SAFE)
+    out = list(_compile(template))
+    for index in range(1, len(out), 2):
+        out[index] = quote(values.get(out[index]) or "", safe="")
+    return "".join(out)
