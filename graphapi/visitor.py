@@ -41,8 +41,9 @@ class ClientAddress:
 
     def __init__(self, trusted: Sequence[Network]) -> None:
         self._trusted = tuple(trusted)
-        # Peers are few (proxies, or visitors' own addresses): parse each once.
+        # Peers and forwarded chains repeat: parse each once (bounded caches).
         self._peers: dict[str, tuple[str | None, bool]] = {}
+        self._forwarded: dict[tuple[str, str], str] = {}
 
     def __call__(self, peer: str | None, forwarded_for: str | None) -> str | None:
         if not peer:
@@ -58,6 +59,15 @@ class ClientAddress:
         address_text, trusted = known
         if not trusted or not forwarded_for:
             return address_text
+        key = (address_text, forwarded_for)
+        resolved = self._forwarded.get(key)
+        if resolved is None:
+            if len(self._forwarded) >= 100_000:
+                self._forwarded.clear()
+            resolved = self._forwarded[key] = self._last_untrusted(forwarded_for, address_text)
+        return resolved
+
+    def _last_untrusted(self, forwarded_for: str, address_text: str) -> str:
         for hop in reversed(forwarded_for.split(",")):
             hop_address = _parse_ip(hop)
             if hop_address is None:
