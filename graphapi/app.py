@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_clicks
+from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_click_throughs, write_clicks
 from graphapi.db import Database
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
@@ -27,6 +27,7 @@ class Services:
     db: Database = field(init=False)
     campaigns: CampaignCache = field(init=False)
     clicks: GroupCommit = field(init=False)
+    click_throughs: GroupCommit = field(init=False)
     feed: ConversionFeed = field(init=False)
 
 
@@ -73,9 +74,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.feed.start()
         services.clicks = GroupCommit(services.db, write_clicks, "clicks")
         services.clicks.start()
+        services.click_throughs = GroupCommit(services.db, write_click_throughs, "click-throughs")
+        services.click_throughs.start()
         try:
             yield
         finally:
+            await services.click_throughs.stop()
             await services.clicks.stop()
             await services.feed.stop()
             await services.campaigns.stop()
