@@ -12,9 +12,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from graphapi.clicks import ClickEndpoint, GoEndpoint, write_clicks
+from graphapi.currency import Rates
 from graphapi.db import Database
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
+from graphapi.postbacks import PostbackEndpoint, PostbackWriter
 from graphapi.routing import CampaignCache
 from graphapi.settings import Settings, load_settings
 
@@ -28,6 +30,7 @@ class Services:
     campaigns: CampaignCache = field(init=False)
     clicks: GroupCommit = field(init=False)
     feed: ConversionFeed = field(init=False)
+    postbacks: GroupCommit = field(init=False)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -51,9 +54,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.feed.start()
         services.clicks = GroupCommit(services.db, write_clicks, "clicks")
         services.clicks.start()
+        rates = Rates(services.settings.currency, services.settings.currency_rates)
+        writer = PostbackWriter(services.feed, rates, services.db.postgres)
+        services.postbacks = GroupCommit(services.db, writer, "postbacks")
+        services.postbacks.start()
         try:
             yield
         finally:
+            await services.postbacks.stop()
             await services.clicks.stop()
             await services.feed.stop()
             await services.campaigns.stop()
@@ -63,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/click", ClickEndpoint(services), methods=["GET", "HEAD"]),
             Route("/go", GoEndpoint(services), methods=["GET", "HEAD"]),
+            Route("/postback", PostbackEndpoint(services), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
