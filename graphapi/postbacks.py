@@ -121,10 +121,15 @@ async def read_body(receive, headers: Headers, limit: int = MAX_BODY) -> bytes:
             return b"".join(chunks)
 
 
+def _storable(text: str) -> str:
+    """Without what PostgreSQL refuses to store (NUL, lone surrogates from JSON)."""
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _query_pairs(raw: bytes | str) -> list[tuple[str, str]]:
     text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
     return [
-        (name.replace("\x00", ""), value.replace("\x00", ""))
+        (_storable(name), _storable(value))
         for name, value in parse_qsl(text, keep_blank_values=True, errors="replace")
     ]
 
@@ -174,7 +179,7 @@ def body_pairs(body: bytes, content_type: str) -> list[tuple[str, str]]:
             raise invalid("body: not valid JSON") from None
         if not isinstance(document, _JsonObject):
             raise invalid("body: the JSON body must be an object of parameters")
-        return [(name, _json_text(value)) for name, value in document]
+        return [(_storable(name), _storable(_json_text(value))) for name, value in document]
     raise invalid(
         f"body: content type {media_type!r} is not accepted; send a query string, "
         "application/x-www-form-urlencoded or application/json"

@@ -229,3 +229,16 @@ async def test_source_allowlist_uses_the_trusted_proxy_address(database_url):
 def test_bad_postback_settings_name_the_variable(variable, value):
     with pytest.raises(SettingsError, match=f"GRAPHAPI_{variable.upper()}"):
         load_settings(_env_file=None, **{variable: value})
+
+
+async def test_characters_a_database_refuses_never_fail(client, services):
+    campaign = await make_campaign(services)
+    click_id = await new_click(client, campaign.id)
+    body = '{"click_id": "%s", "goal": "a\\u0000b", "note": "\\ud800", "\\u0000": "x"}' % click_id
+    response = await client.post("/postback", content=body, headers={"content-type": "application/json"})
+    assert response.json()["result"] == "created"
+    conversion = await Conversion.get(id=response.json()["conversion_id"])
+    assert conversion.goal == "ab" and conversion.params == {"note": "?", "": "x"}
+    missing = await client.post("/postback", content='{"click_id": "\\u0000\\udfff"}', headers={"content-type": "application/json"})
+    assert missing.status_code == 404
+    assert len(await log_rows(services.db)) == 2
