@@ -12,11 +12,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from graphapi.clicks import ClickEndpoint, GoEndpoint, write_clicks
+from graphapi.conversions import ConversionWriter
 from graphapi.currency import Rates
 from graphapi.db import Database
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
-from graphapi.postbacks import PostbackEndpoint, PostbackWriter
+from graphapi.postbacks import PostbackEndpoint
 from graphapi.routing import CampaignCache
 from graphapi.settings import Settings, load_settings
 
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services.clicks = GroupCommit(services.db, write_clicks, "clicks")
         services.clicks.start()
         rates = Rates(services.settings.currency, services.settings.currency_rates)
-        writer = PostbackWriter(services.feed, rates, services.db.postgres)
+        writer = ConversionWriter(services.feed, rates, services.db.postgres)
         services.postbacks = GroupCommit(services.db, writer, "postbacks")
         services.postbacks.start()
         try:

@@ -1,13 +1,9 @@
-"""The postback path: `/postback`, where partners report conversions.
+"""The postback path: `GET|POST /postback`, where partners report conversions.
 
-The request is parsed and checked here (source address, token, aliases,
-unreplaced macros, amounts, statuses); `PostbackWriter` then matches the click
-and records the conversion, its outbox row and the postback log row in one
-group-committed transaction. Every request is logged, whatever its outcome.
-
-Exactly once: the conversion is inserted with INSERT ... ON CONFLICT DO NOTHING
-on the unique (click, goal, txid) key, so the database, not a prior read,
-decides which of many identical postbacks creates it, in one process or many.
+The request is read (query string, form or JSON body, size-capped) and checked
+here: source address, token, aliases, unreplaced macros, amounts, statuses.
+Then it goes to the postback group commit, whose `ConversionWriter`
+(graphapi/conversions.py) records it; the answer is sent once it is committed.
 """
 
 from __future__ import annotations
@@ -17,22 +13,26 @@ import ipaddress
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 
 from graphapi import visitor
-from graphapi.currency import Rates
-from graphapi.db import Transaction
+from graphapi.conversions import (
+    MAX_CLICK_ID,
+    ConversionRequest,
+    LogEntry,
+    PostbackResult,
+    Refused,
+    RefusedRequest,
+    invalid,
+)
 from graphapi.group_commit import WriteFailed
-from graphapi.live import ConversionFeed
-from graphapi.models import ConversionStatus, CostModel, PostbackOutcome
-from graphapi.money import from_micros, parse_amount, to_micros
-from graphapi.statuses import may_change, parse_status
+from graphapi.models import ConversionStatus, PostbackOutcome
+from graphapi.money import parse_amount
+from graphapi.statuses import parse_status
 
 # The largest body read; a larger one is refused without reading it all.
 MAX_BODY = 64 * 1024
@@ -44,7 +44,6 @@ MAX_PARAM_VALUE = 255
 MAX_GOAL = 64
 MAX_TXID = 128
 MAX_RAW_STATUS = 64
-MAX_CLICK_ID = 255
 
 # Each field and the names networks give it; the first is ours and wins.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -63,31 +62,6 @@ _MACRO = re.compile(
     r"\{\{?[A-Za-z_][\w.]*\}?\}|%7B[A-Za-z_][\w.]*%7D|^\[[A-Za-z_][\w.]*\]$|^##[A-Za-z_][\w.]*##$",
     re.IGNORECASE,
 )
-
-
-class Refused(Exception):
-    """The request is answered without a conversion: invalid, forbidden, ..."""
-
-    def __init__(self, outcome: PostbackOutcome, message: str, http_status: int | None = None) -> None:
-        super().__init__(message)
-        self.outcome = outcome
-        self.message = message
-        self.http_status = http_status or HTTP_STATUS[outcome]
-
-
-def invalid(message: str, http_status: int | None = None) -> Refused:
-    return Refused(PostbackOutcome.INVALID, message, http_status)
-
-
-HTTP_STATUS = {
-    PostbackOutcome.CREATED: 200,
-    PostbackOutcome.UPDATED: 200,
-    PostbackOutcome.DUPLICATE: 200,
-    PostbackOutcome.INVALID: 400,
-    PostbackOutcome.FORBIDDEN: 403,
-    PostbackOutcome.UNKNOWN_CLICK: 404,
-}
-UNKNOWN_CLICK = "Unknown click: no click has this click_id."
 
 
 # --- parsing -------------------------------------------------------------------
@@ -200,39 +174,6 @@ def loggable(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
     return logged
 
 
-@dataclass(slots=True)
-class ConversionRequest:
-    """A postback whose parameters are all well-formed."""
-
-    click_id: str
-    payout: Decimal | None  # None: the offer's payout (new) or the recorded one (update)
-    status: ConversionStatus
-    raw_status: str | None
-    goal: str
-    txid: str
-    currency: str | None  # None: the campaign's currency
-    params: dict[str, str]
-    log: LogEntry = field(repr=False)
-
-    def lock_order(self, clicks: dict[str, MatchedClick]) -> tuple[int, str, str]:
-        click = clicks.get(self.click_id)
-        return (click.id if click else 0, self.goal, self.txid)
-
-
-@dataclass(slots=True)
-class LogEntry:
-    received_at: datetime
-    remote_addr: str | None
-    params: dict[str, Any]
-    click_id: str | None
-
-
-@dataclass(slots=True)
-class RefusedRequest:
-    refusal: Refused
-    log: LogEntry
-
-
 def _by_name(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     named: dict[str, list[str]] = {}
     for name, value in pairs:
@@ -266,8 +207,7 @@ def field_values(named: dict[str, list[str]]) -> tuple[dict[str, str], set[str]]
     return values, used
 
 
-def conversion_request(pairs: Sequence[tuple[str, str]], log: LogEntry) -> ConversionRequest:
-    named = _by_name(pairs)
+def conversion_request(named: dict[str, list[str]], log: LogEntry) -> ConversionRequest:
     values, used = field_values(named)
     click_id = values.get("click_id", "")
     if not click_id:
@@ -288,8 +228,7 @@ def conversion_request(pairs: Sequence[tuple[str, str]], log: LogEntry) -> Conve
         status = parse_status(raw_status)
         if status is None:
             raise invalid(
-                f"status: {raw_status[:64]!r} is not a status we know; "
-                "use approved, pending or rejected"
+                f"status: {raw_status[:64]!r} is not a status we know; use approved, pending or rejected"
             )
 
     goal, txid = values.get("goal", ""), values.get("txid", "")
@@ -342,7 +281,9 @@ def check_token(expected: str | None, named: dict[str, list[str]]) -> None:
 UNAVAILABLE = "The tracker cannot record postbacks right now; please retry."
 
 
-async def respond(send, status: int, body: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+async def respond(
+    send, status: int, body: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -393,7 +334,9 @@ class PostbackEndpoint:
 
     async def _request(self, scope, receive, headers, remote_addr, pairs, log) -> ConversionRequest:
         if self._allowed and not _allowed(remote_addr, self._allowed):
-            raise Refused(PostbackOutcome.FORBIDDEN, f"source address {remote_addr} is not allowed to send postbacks")
+            raise Refused(
+                PostbackOutcome.FORBIDDEN, f"source address {remote_addr} is not allowed to send postbacks"
+            )
         if scope["method"] == "POST":
             try:
                 body = await read_body(receive, headers)
@@ -406,7 +349,7 @@ class PostbackEndpoint:
             (named[name][0][:MAX_CLICK_ID] for name in ALIASES["click_id"] if name in named), None
         )
         check_token(self.services.settings.postback_token, named)
-        return conversion_request(pairs, log)
+        return conversion_request(named, log)
 
 
 def _allowed(address: str | None, networks) -> bool:
@@ -414,217 +357,3 @@ def _allowed(address: str | None, networks) -> bool:
         return False
     parsed = ipaddress.ip_address(address)  # as `visitor.client_ip` wrote it
     return any(parsed in network for network in networks)
-
-
-# --- the writer -------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class PostbackResult:
-    outcome: PostbackOutcome
-    message: str | None = None
-    conversion_id: int | None = None
-    status: ConversionStatus | None = None
-    http_status: int = 200
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"result": self.outcome.value}
-        if self.conversion_id is not None:
-            body["conversion_id"] = self.conversion_id
-        if self.status is not None:
-            body["status"] = self.status.value
-        if self.message:
-            body["message"] = self.message
-        return body
-
-
-@dataclass(frozen=True, slots=True)
-class MatchedClick:
-    id: int
-    campaign_id: int
-    currency: str
-    cost_model: CostModel
-    cost_value: Decimal
-    offer_payout: Decimal
-
-
-def accrued_cost(click: MatchedClick, payout: Decimal) -> Decimal:
-    """What a CPA or REVSHARE campaign pays for this conversion (counted while approved)."""
-    if click.cost_model is CostModel.CPA:
-        return click.cost_value
-    if click.cost_model is CostModel.REVSHARE:
-        return payout * click.cost_value / 100
-    return Decimal(0)
-
-
-_SELECT_CLICKS = (
-    "SELECT c.click_id, c.id, c.campaign_id, cp.currency, cp.cost_model, cp.cost_value, o.payout "
-    "FROM click c JOIN campaign cp ON cp.id = c.campaign_id LEFT JOIN offer o ON o.id = c.offer_id "
-    "WHERE c.click_id IN ({})"
-)
-_INSERT_CONVERSION = (
-    "INSERT INTO conversion (click_id, campaign_id, goal, txid, status, raw_status, payout, "
-    "currency, original_payout, original_currency, cost, params, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (click_id, goal, txid) DO NOTHING RETURNING id"
-)
-_SELECT_CONVERSION = (
-    "SELECT id, status, payout, original_payout, original_currency FROM conversion "
-    "WHERE click_id = ? AND goal = ? AND txid = ?"
-)
-_UPDATE_CONVERSION = (
-    "UPDATE conversion SET status = ?, raw_status = ?, payout = ?, original_payout = ?, "
-    "original_currency = ?, cost = ?, updated_at = ? WHERE id = ?"
-)
-_INSERT_OUTBOX = (
-    "INSERT INTO outbox (created_at, conversion_id, previous_status, processed_at, attempts) "
-    "VALUES (?, ?, ?, NULL, 0)"
-)
-_INSERT_LOG = (
-    "INSERT INTO postback (received_at, outcome, message, click_id, params, remote_addr, conversion_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Amount:
-    """A payout in the campaign's currency, and as the partner sent it when converted."""
-
-    payout: Decimal
-    original: Decimal | None = None
-    original_currency: str | None = None
-
-    def same_as_sent(self, other: Amount) -> bool:
-        """Whether both were sent as the same amount in the same currency (rates may move)."""
-        if self.original_currency or other.original_currency:
-            return (self.original, self.original_currency) == (other.original, other.original_currency)
-        return self.payout == other.payout
-
-
-def _exact(amount: Decimal) -> Decimal:
-    """As stored: whole micro-units."""
-    return from_micros(to_micros(amount))
-
-
-class PostbackWriter:
-    """`write_batch` for the postback group commit: one result per request."""
-
-    def __init__(self, feed: ConversionFeed, rates: Rates, postgres: bool) -> None:
-        self._feed = feed
-        self._rates = rates
-        # Locks the row against a concurrent postback of another process; on
-        # SQLite the write transaction (BEGIN IMMEDIATE) already excludes it.
-        self._select_conversion = _SELECT_CONVERSION + (" FOR UPDATE" if postgres else "")
-
-    async def __call__(self, tx: Transaction, items: Sequence[ConversionRequest | RefusedRequest]) -> list[PostbackResult]:
-        requests = [(i, item) for i, item in enumerate(items) if isinstance(item, ConversionRequest)]
-        clicks = await self._clicks(tx, [item.click_id for _, item in requests])
-        results: list[PostbackResult | None] = [None] * len(items)
-        for index, item in enumerate(items):
-            if isinstance(item, RefusedRequest):
-                refusal = item.refusal
-                results[index] = PostbackResult(refusal.outcome, refusal.message, http_status=refusal.http_status)
-        # Rows are locked in one order in every transaction, so two processes'
-        # batches cannot deadlock; the sort is stable, so one key's postbacks
-        # apply in the order they came.
-        requests.sort(key=lambda pair: pair[1].lock_order(clicks))
-        outbox: list[tuple] = []
-        for index, request in requests:
-            click = clicks.get(request.click_id)
-            if click is None:
-                results[index] = PostbackResult(PostbackOutcome.UNKNOWN_CLICK, UNKNOWN_CLICK, http_status=404)
-                continue
-            try:
-                results[index] = await self._record(tx, request, click, outbox)
-            except Refused as refusal:
-                results[index] = PostbackResult(refusal.outcome, refusal.message, http_status=refusal.http_status)
-        await tx.executemany(_INSERT_OUTBOX, outbox)
-        await tx.executemany(
-            _INSERT_LOG,
-            [_log_row(item.log, result) for item, result in zip(items, results)],
-        )
-        await self._feed.announce(tx, [row[1] for row in outbox])
-        return results  # type: ignore[return-value]
-
-    async def _clicks(self, tx: Transaction, click_ids: list[str]) -> dict[str, MatchedClick]:
-        wanted = sorted(set(click_ids))
-        if not wanted:
-            return {}
-        rows = await tx.fetch(_SELECT_CLICKS.format(", ".join("?" * len(wanted))), wanted)
-        return {
-            row[0]: MatchedClick(row[1], row[2], row[3], CostModel(row[4]), from_micros(row[5]), from_micros(row[6]))
-            for row in rows
-        }
-
-    def _amount(self, request: ConversionRequest, click: MatchedClick) -> Amount | None:
-        """The request's payout in the campaign's currency; None when it sent none."""
-        currency = request.currency or click.currency
-        if currency != click.currency and self._rates.convert(Decimal(1), currency, click.currency) is None:
-            raise invalid(
-                f"currency: no exchange rate from {currency} to {click.currency} "
-                "(the campaign's currency); add it to GRAPHAPI_CURRENCY_RATES"
-            )
-        if request.payout is None:
-            return None
-        sent = _exact(request.payout)
-        if currency == click.currency:
-            return Amount(sent)
-        return Amount(_exact(self._rates.convert(sent, currency, click.currency)), sent, currency)
-
-    async def _record(
-        self, tx: Transaction, request: ConversionRequest, click: MatchedClick, outbox: list[tuple]
-    ) -> PostbackResult:
-        amount = self._amount(request, click)
-        now = datetime.now(timezone.utc)
-        new = amount or Amount(click.offer_payout)
-        inserted = await tx.fetch(
-            _INSERT_CONVERSION,
-            (
-                click.id, click.campaign_id, request.goal, request.txid, request.status.value,
-                request.raw_status, to_micros(new.payout), click.currency, _micros(new.original),
-                new.original_currency, to_micros(accrued_cost(click, new.payout)),
-                json.dumps(request.params, ensure_ascii=False), now, now,
-            ),
-        )  # fmt: skip
-        if inserted:
-            conversion_id = inserted[0][0]
-            outbox.append((now, conversion_id, None))
-            return PostbackResult(PostbackOutcome.CREATED, conversion_id=conversion_id, status=request.status)
-
-        row = (await tx.fetch(self._select_conversion, (click.id, request.goal, request.txid)))[0]
-        conversion_id, current = row[0], ConversionStatus(row[1])
-        recorded = Amount(from_micros(row[2]), from_micros(row[3]) if row[3] is not None else None, row[4])
-        status_changes = request.status != current
-        payout_changes = amount is not None and not amount.same_as_sent(recorded)
-        if status_changes and not may_change(current, request.status):
-            return PostbackResult(
-                PostbackOutcome.DUPLICATE,
-                f"status: the conversion is already {current}; it does not go back to "
-                f"{request.status}, so nothing changed",
-                conversion_id,
-                current,
-            )
-        if not status_changes and not payout_changes:
-            return PostbackResult(PostbackOutcome.DUPLICATE, conversion_id=conversion_id, status=current)
-        kept = amount if payout_changes else recorded
-        await tx.execute(
-            _UPDATE_CONVERSION,
-            (
-                request.status.value, request.raw_status,
-                to_micros(kept.payout), _micros(kept.original), kept.original_currency,
-                to_micros(accrued_cost(click, kept.payout)), now, conversion_id,
-            ),
-        )  # fmt: skip
-        outbox.append((now, conversion_id, current.value))
-        return PostbackResult(PostbackOutcome.UPDATED, conversion_id=conversion_id, status=request.status)
-
-
-def _micros(amount: Decimal | None) -> int | None:
-    return None if amount is None else to_micros(amount)
-
-
-def _log_row(log: LogEntry, result: PostbackResult) -> tuple:
-    return (
-        log.received_at, result.outcome.value, result.message, log.click_id,
-        json.dumps(log.params, ensure_ascii=False), log.remote_addr, result.conversion_id,
-    )  # fmt: skip

@@ -54,7 +54,11 @@ async def test_postback_sequence_moves_the_figures(client, services, cost):
     conversion = await Conversion.get(id=conversion_id)
     assert conversion.raw_status == "approved" and conversion.status == ConversionStatus.APPROVED
     # One hand-over per created or updated conversion, with the status it left.
-    outbox = await Outbox.filter(conversion_id=conversion_id).order_by("id").values_list("previous_status", flat=True)
+    outbox = (
+        await Outbox.filter(conversion_id=conversion_id)
+        .order_by("id")
+        .values_list("previous_status", flat=True)
+    )
     assert outbox == [None, "pending", "approved", "rejected", "approved"]
     outcomes = [row[0] for row in await log_rows(services.db)]
     assert outcomes == [result for _, result, _ in SEQUENCE]
@@ -132,10 +136,18 @@ async def test_unknown_click_does_not_tell_malformed_from_unknown(client, servic
     campaign = await make_campaign(services)
     await new_click(client, campaign.id)
     answers = []
-    for click_id in ("AAAAAAAAAAAAAAAAAAAAAA", "not a click id at all!", "x" * 5000, "'; DROP TABLE click;--"):
+    for click_id in (
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "not a click id at all!",
+        "x" * 5000,
+        "'; DROP TABLE click;--",
+    ):
         response = await client.get("/postback", params={"click_id": click_id})
         answers.append((response.status_code, response.json()))
-    assert answers == [(404, {"result": "unknown_click", "message": "Unknown click: no click has this click_id."})] * 4
+    assert (
+        answers
+        == [(404, {"result": "unknown_click", "message": "Unknown click: no click has this click_id."})] * 4
+    )
     assert [row[0] for row in await log_rows(services.db)] == ["unknown_click"] * 4
 
 
@@ -143,7 +155,7 @@ async def test_log_keeps_raw_parameters_and_peer(client, services):
     campaign = await make_campaign(services)
     click_id = await new_click(client, campaign.id)
     created = await client.get(f"/postback?click_id={click_id}&payout=1&note=a&note=b&long={'y' * 3000}")
-    (outcome, message, logged_click, params, remote_addr, conversion_id), = await log_rows(services.db)
+    ((outcome, message, logged_click, params, remote_addr, conversion_id),) = await log_rows(services.db)
     assert (outcome, message, logged_click, remote_addr) == ("created", None, click_id, "203.0.113.7")
     assert conversion_id == created.json()["conversion_id"]
     assert json.loads(params) == {"click_id": click_id, "payout": "1", "note": ["a", "b"], "long": "y" * 1024}
@@ -216,7 +228,13 @@ async def test_source_allowlist_uses_the_trusted_proxy_address(database_url):
                 headers = {"x-forwarded-for": forwarded} if forwarded else {}
                 response = await partner.get(f"/postback?click_id={click_id}&goal={peer}", headers=headers)
                 answers.append((response.status_code, response.json()["result"]))
-        assert answers == [(200, "created"), (403, "forbidden"), (200, "created"), (403, "forbidden"), (200, "created")]
+        assert answers == [
+            (200, "created"),
+            (403, "forbidden"),
+            (200, "created"),
+            (403, "forbidden"),
+            (200, "created"),
+        ]
         remote = [row[4] for row in await log_rows(app.state.services.db)]
         assert remote == ["198.51.100.9", "203.0.113.7", "198.51.100.10", "203.0.113.7", "2001:db8::5"]
 
@@ -239,6 +257,8 @@ async def test_characters_a_database_refuses_never_fail(client, services):
     assert response.json()["result"] == "created"
     conversion = await Conversion.get(id=response.json()["conversion_id"])
     assert conversion.goal == "ab" and conversion.params == {"note": "?", "": "x"}
-    missing = await client.post("/postback", content='{"click_id": "\\u0000\\udfff"}', headers={"content-type": "application/json"})
+    missing = await client.post(
+        "/postback", content='{"click_id": "\\u0000\\udfff"}', headers={"content-type": "application/json"}
+    )
     assert missing.status_code == 404
     assert len(await log_rows(services.db)) == 2

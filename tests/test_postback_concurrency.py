@@ -8,6 +8,7 @@ import contextlib
 from collections import Counter
 
 import httpx
+
 from graphapi.db import Database
 from graphapi.models import Campaign, Offer
 from tests.conftest import make_campaign
