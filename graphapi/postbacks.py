@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 
 from graphapi import visitor
 from graphapi.conversions import (
@@ -281,25 +282,6 @@ def check_token(expected: str | None, named: dict[str, list[str]]) -> None:
 UNAVAILABLE = "The tracker cannot record postbacks right now; please retry."
 
 
-async def respond(
-    send, status: int, body: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
-) -> None:
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                (b"cache-control", b"no-store"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
-
-
 class PostbackEndpoint:
     """GET|POST /postback: record a conversion, once per (click, goal, txid)."""
 
@@ -326,11 +308,17 @@ class PostbackEndpoint:
         try:
             result: PostbackResult = await services.postbacks.submit(item)
         except (WriteFailed, RuntimeError):
-            await respond(send, 503, {"result": "error", "message": UNAVAILABLE}, [(b"retry-after", b"1")])
+            response = JSONResponse(
+                {"result": "error", "message": UNAVAILABLE},
+                503,
+                headers={"retry-after": "1", "cache-control": "no-store"},
+            )
+            await response(scope, receive, send)
             return
         if result.outcome in (PostbackOutcome.CREATED, PostbackOutcome.UPDATED):
             services.feed.committed([result.conversion_id])
-        await respond(send, result.http_status, result.body())
+        response = JSONResponse(result.body(), result.http_status, headers={"cache-control": "no-store"})
+        await response(scope, receive, send)
 
     async def _request(self, scope, receive, headers, remote_addr, pairs, log) -> ConversionRequest:
         if self._allowed and not _allowed(remote_addr, self._allowed):

@@ -3,14 +3,14 @@ no conversion is ever committed without its hand-over (outbox) row."""
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 import time
 
 import httpx
 
 from graphapi.db import Database
 from tests.postbacks import new_click
-from tests.serving import Server
+from tests.serving import Server, kill_under_load
 from tests.test_durability import seed_campaign
 
 LOAD_SECONDS = 1.5
@@ -19,34 +19,28 @@ CONCURRENCY = 20
 
 async def test_sigkill_loses_no_acknowledged_postback(database_url, tmp_path):
     campaign_id = await seed_campaign(database_url)
-    server = Server(database_url, tmp_path)
     # (conversion_id, result) of every 2xx received.
     acknowledged: list[tuple[int, str]] = []
     deadline = time.monotonic() + LOAD_SECONDS + 10
+    txids = itertools.count()
 
-    async def partner(client: httpx.AsyncClient, click_id: str, n: int) -> None:
-        sent = 0
+    async def partner(client: httpx.AsyncClient) -> None:
         while time.monotonic() < deadline:
-            sent += 1
+            txid = next(txids)
             for status in ("pending", "approved"):
                 try:
                     response = await client.get(
-                        f"/postback?click_id={click_id}&txid={n}-{sent}&status={status}&payout=1.25"
+                        f"/postback?click_id={click_id}&txid={txid}&status={status}&payout=1.25"
                     )
                 except httpx.HTTPError:
                     return  # the server is gone
                 assert response.status_code == 200, response.text
                 acknowledged.append((response.json()["conversion_id"], response.json()["result"]))
 
-    try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+    with Server(database_url, tmp_path) as server:
+        async with httpx.AsyncClient(base_url=server.url) as client:
             click_id = await new_click(client, campaign_id)
-            partners = [asyncio.create_task(partner(client, click_id, n)) for n in range(CONCURRENCY)]
-            await asyncio.sleep(LOAD_SECONDS)
-            server.kill()
-            await asyncio.gather(*partners)
-    finally:
-        server.kill()
+        await kill_under_load(server, partner, CONCURRENCY, LOAD_SECONDS)
 
     assert len(acknowledged) > 50, "too little load to mean anything"
     assert {result for _, result in acknowledged} == {"created", "updated"}
