@@ -262,3 +262,13 @@ async def test_characters_a_database_refuses_never_fail(client, services):
     )
     assert missing.status_code == 404
     assert len(await log_rows(services.db)) == 2
+
+
+async def test_postback_that_cannot_be_committed_asks_for_a_retry(client, services):
+    campaign = await make_campaign(services)
+    click_id = await new_click(client, campaign.id)
+    await services.postbacks.stop()
+    response = await client.get(f"/postback?click_id={click_id}")
+    assert (response.status_code, response.headers["retry-after"]) == (503, "1")
+    assert response.json()["result"] == "error"
+    assert await Conversion.all().count() == 0
