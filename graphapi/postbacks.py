@@ -68,29 +68,22 @@ _MACRO = re.compile(
 # --- parsing -------------------------------------------------------------------
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-class ClientGone(Exception):
-    pass
-
-
 async def read_body(receive, headers: Headers, limit: int = MAX_BODY) -> bytes:
     """The request body, never more than `limit` bytes of it read."""
+    too_large = invalid(f"body: larger than {limit // 1024} KiB", 413)
     length = headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
-        raise BodyTooLarge
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientGone
+            raise invalid("body: the client went away before sending all of it")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge
+            raise too_large
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
@@ -303,8 +296,6 @@ class PostbackEndpoint:
             item = await self._request(scope, receive, headers, remote_addr, pairs, log)
         except Refused as refusal:
             item = RefusedRequest(refusal, log)
-        except ClientGone:
-            return
         try:
             result: PostbackResult = await services.postbacks.submit(item)
         except (WriteFailed, RuntimeError):
@@ -326,10 +317,7 @@ class PostbackEndpoint:
                 PostbackOutcome.FORBIDDEN, f"source address {remote_addr} is not allowed to send postbacks"
             )
         if scope["method"] == "POST":
-            try:
-                body = await read_body(receive, headers)
-            except BodyTooLarge:
-                raise invalid(f"body: larger than {MAX_BODY // 1024} KiB", 413) from None
+            body = await read_body(receive, headers)
             pairs = pairs + body_pairs(body, headers.get("content-type", ""))
             log.params = loggable(pairs)
         named = _by_name(pairs)
