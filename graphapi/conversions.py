@@ -135,7 +135,7 @@ def accrued_cost(click: MatchedClick, payout: Decimal) -> Decimal:
 _SELECT_CLICKS = (
     "SELECT c.click_id, c.id, c.campaign_id, cp.currency, cp.cost_model, cp.cost_value, o.payout "
     "FROM click c JOIN campaign cp ON cp.id = c.campaign_id LEFT JOIN offer o ON o.id = c.offer_id "
-    "WHERE c.click_id IN ({})"
+    "WHERE c.click_id "
 )
 _INSERT_CONVERSION = (
     "INSERT INTO conversion (click_id, campaign_id, goal, txid, status, raw_status, payout, "
@@ -190,6 +190,7 @@ class ConversionWriter:
         # Locks the row against a concurrent postback of another process; on
         # SQLite the write transaction (BEGIN IMMEDIATE) already excludes it.
         self._select_conversion = _SELECT_CONVERSION + (" FOR UPDATE" if postgres else "")
+        self._postgres = postgres
 
     async def __call__(
         self, tx: Transaction, items: Sequence[ConversionRequest | RefusedRequest]
@@ -225,7 +226,10 @@ class ConversionWriter:
         wanted = sorted(set(click_ids))
         if not wanted:
             return {}
-        rows = await tx.fetch(_SELECT_CLICKS.format(", ".join("?" * len(wanted))), wanted)
+        if self._postgres:  # one prepared statement, whatever the batch's size
+            rows = await tx.fetch(_SELECT_CLICKS + "= ANY(?)", [wanted])
+        else:
+            rows = await tx.fetch(_SELECT_CLICKS + f"IN ({', '.join('?' * len(wanted))})", wanted)
         return {
             row[0]: MatchedClick(
                 row[1], row[2], row[3], CostModel(row[4]), from_micros(row[5]), from_micros(row[6])
