@@ -94,6 +94,9 @@ class Database:
         self.context = TortoiseContext()
         with self.context:
             await self.context.init(config=tortoise_config(self.url), _enable_global_fallback=True)
+        # Connect now: at start-up an unreachable database should fail loudly, and
+        # a lazy connect inside a background task that gets cancelled would leak it.
+        await self.fetch("SELECT 1")
 
     async def close(self) -> None:
         if self.context is not None:

@@ -281,15 +281,13 @@ class PostbackEndpoint:
     def __init__(self, services) -> None:
         self.services = services
         self._allowed = services.settings.postback_networks
-        self._trusted = services.settings.trusted_networks
+        self._client_address = visitor.ClientAddress(services.settings.trusted_networks)
 
     async def __call__(self, scope, receive, send) -> None:
         services = self.services
         headers = Headers(scope=scope)
         client = scope.get("client")
-        remote_addr = visitor.client_ip(
-            client[0] if client else None, headers.get("x-forwarded-for"), self._trusted
-        )
+        remote_addr = self._client_address(client[0] if client else None, headers.get("x-forwarded-for"))
         pairs = _query_pairs(scope["query_string"])
         log = LogEntry(datetime.now(timezone.utc), remote_addr, loggable(pairs), None)
         try:
@@ -331,5 +329,5 @@ class PostbackEndpoint:
 def _allowed(address: str | None, networks) -> bool:
     if address is None:
         return False
-    parsed = ipaddress.ip_address(address)  # as `visitor.client_ip` wrote it
+    parsed = ipaddress.ip_address(address)  # as `visitor.ClientAddress` wrote it
     return any(parsed in network for network in networks)
