@@ -26,7 +26,7 @@ from graphapi.currency import Rates
 from graphapi.db import Transaction
 from graphapi.live import ConversionFeed
 from graphapi.models import ConversionStatus, CostModel, PostbackOutcome
-from graphapi.money import from_micros, to_micros
+from graphapi.money import MAX_AMOUNT, from_micros, to_micros
 from graphapi.statuses import may_change
 
 # Longer click ids are cut (never matching a click: ours have 22 characters).
@@ -250,7 +250,10 @@ class ConversionWriter:
         sent = _exact(request.payout)
         if currency == click.currency:
             return Amount(sent)
-        return Amount(_exact(self._rates.convert(sent, currency, click.currency)), sent, currency)
+        converted = self._rates.convert(sent, currency, click.currency)
+        if converted >= MAX_AMOUNT:
+            raise invalid(f"payout: {sent} {currency} is more than {click.currency} can hold")
+        return Amount(_exact(converted), sent, currency)
 
     async def _record(
         self, tx: Transaction, request: ConversionRequest, click: MatchedClick, outbox: list[tuple]

@@ -143,11 +143,11 @@ def body_pairs(body: bytes, content_type: str) -> list[tuple[str, str]]:
                 parse_int=str,
                 parse_constant=_refuse_constant,
             )
+            if not isinstance(document, _JsonObject):
+                raise invalid("body: the JSON body must be an object of parameters")
+            return [(_storable(name), _storable(_json_text(value))) for name, value in document]
         except (ValueError, RecursionError):
-            raise invalid("body: not valid JSON") from None
-        if not isinstance(document, _JsonObject):
-            raise invalid("body: the JSON body must be an object of parameters")
-        return [(_storable(name), _storable(_json_text(value))) for name, value in document]
+            raise invalid("body: not valid JSON (or nested too deep)") from None
     raise invalid(
         f"body: content type {media_type!r} is not accepted; send a query string, "
         "application/x-www-form-urlencoded or application/json"
