@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services.clicks.start()
         rates = Rates(services.settings.currency, services.settings.currency_rates)
         writer = ConversionWriter(services.feed, rates, services.db.postgres)
-        services.postbacks = GroupCommit(services.db, writer, "postbacks")
+        services.postbacks = GroupCommit(services.db, writer, "postbacks", after_commit=writer.committed)
         services.postbacks.start()
         try:
             yield

@@ -222,6 +222,14 @@ class ConversionWriter:
         await self._feed.announce(tx, [row[1] for row in outbox])
         return results  # type: ignore[return-value]
 
+    def committed(self, results: Sequence[PostbackResult]) -> None:
+        """After a batch's commit: this process's subscribers hear of its conversions."""
+        self._feed.committed(
+            result.conversion_id
+            for result in results
+            if result.outcome in (PostbackOutcome.CREATED, PostbackOutcome.UPDATED)
+        )
+
     async def _clicks(self, tx: Transaction, click_ids: list[str]) -> dict[str, MatchedClick]:
         wanted = sorted(set(click_ids))
         if not wanted:

@@ -304,8 +304,6 @@ class PostbackEndpoint:
             )
             await response(scope, receive, send)
             return
-        if result.outcome in (PostbackOutcome.CREATED, PostbackOutcome.UPDATED):
-            services.feed.committed([result.conversion_id])
         response = JSONResponse(result.body(), result.http_status, headers={"cache-control": "no-store"})
         await response(scope, receive, send)
 
