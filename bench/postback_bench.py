@@ -122,8 +122,9 @@ def main() -> None:
         answered = sum(results.values())
         conversions, outbox, logged = asyncio.run(stored(url))
         expected = (results["created"], results["created"] + results["updated"], answered)
-        print(f"{database}: {answered / args.seconds:.0f} postbacks/s, p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, "
-              f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms; {dict(results)}")  # fmt: skip
+        p50, p99 = latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+        print(f"{database}: {answered / args.seconds:.0f} postbacks/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
+              f"{dict(results)}")  # fmt: skip
         print(f"  stored: {conversions} conversions, {outbox} outbox rows, {logged} log rows; expected {expected}")
         if (conversions, outbox, logged) != expected or set(results) - {"created", "updated", "duplicate"}:
             failures.append(database)
