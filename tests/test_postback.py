@@ -191,6 +191,12 @@ async def test_foreign_currency_is_converted(database_url):
             assert (conversion.payout, conversion.currency) == (Decimal("11.00"), "USD")
             assert (conversion.original_payout, conversion.original_currency) == (Decimal("10"), "EUR")
             assert (await campaign_stats(services.db, eur.id, "EUR")).revenue == Decimal("16.5")
+    # The partner's amount is what makes a replay a duplicate, not today's rate.
+    async with running_app(database_url, currency_rates="EUR=1.20") as app:
+        async with http_client(app) as client:
+            replay = await client.get(f"/postback?click_id={click_usd}&payout=10&currency=EUR")
+            assert replay.json()["result"] == "duplicate"
+            assert (await Conversion.get(id=replay.json()["conversion_id"])).payout == Decimal("11.00")
 
 
 async def test_token_is_checked_first(database_url):
