@@ -12,9 +12,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_click_throughs, write_clicks
+from graphapi.conversions import ConversionWriter
+from graphapi.currency import Rates
 from graphapi.db import Database
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
+from graphapi.postbacks import PostbackEndpoint
 from graphapi.routing import CampaignCache
 from graphapi.settings import Settings, load_settings
 
@@ -29,6 +32,7 @@ class Services:
     clicks: GroupCommit = field(init=False)
     click_throughs: GroupCommit = field(init=False)
     feed: ConversionFeed = field(init=False)
+    postbacks: GroupCommit = field(init=False)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -76,9 +80,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services.clicks.start()
         services.click_throughs = GroupCommit(services.db, write_click_throughs, "click-throughs")
         services.click_throughs.start()
+        rates = Rates(services.settings.currency, services.settings.currency_rates)
+        writer = ConversionWriter(services.feed, rates, services.db.postgres)
+        services.postbacks = GroupCommit(services.db, writer, "postbacks", after_commit=writer.committed)
+        services.postbacks.start()
         try:
             yield
         finally:
+            await services.postbacks.stop()
             await services.click_throughs.stop()
             await services.clicks.stop()
             await services.feed.stop()
@@ -90,7 +99,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "/click": hot_path(ClickEndpoint(services)),
             "/go": hot_path(GoEndpoint(services)),
         },
-        routes=[Route("/healthz", healthz, methods=["GET"])],
+        routes=[
+            Route("/postback", PostbackEndpoint(services), methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
         lifespan=lifespan,
     )
     app.state.services = services
