@@ -15,8 +15,11 @@ from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_clicks
 from graphapi.db import Database
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
+from graphapi.plugins import Plugins
 from graphapi.routing import CampaignCache
+from graphapi.rule_engine import RuleEngine
 from graphapi.settings import Settings, load_settings
+from graphapi.webhooks import WebhookSender
 
 
 @dataclass
@@ -28,6 +31,9 @@ class Services:
     campaigns: CampaignCache = field(init=False)
     clicks: GroupCommit = field(init=False)
     feed: ConversionFeed = field(init=False)
+    plugins: Plugins = field(init=False)
+    webhooks: WebhookSender = field(init=False)
+    rules: RuleEngine = field(init=False)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -62,6 +68,7 @@ class TrackerApp(Starlette):
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. The database must be migrated (`graphapi migrate`)."""
     services = Services(settings or load_settings())
+    services.plugins = Plugins(services.settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,9 +80,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.feed.start()
         services.clicks = GroupCommit(services.db, write_clicks, "clicks")
         services.clicks.start()
+        services.webhooks = WebhookSender(
+            allow_private=services.settings.webhook_allow_private,
+            secret=services.settings.webhook_secret,
+            timeout=services.settings.webhook_timeout_seconds,
+        )
+        services.rules = RuleEngine(services)
+        await services.rules.start()
         try:
             yield
         finally:
+            await services.rules.stop()
+            await services.webhooks.close()
             await services.clicks.stop()
             await services.feed.stop()
             await services.campaigns.stop()
