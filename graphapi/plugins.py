@@ -138,6 +138,8 @@ class Plugins:
     def loaded(self) -> list[LoadedPlugin]:
         result = []
         for name, plugin in self.pm.list_name_plugin():
+            if plugin is None:  # blocked: GRAPHAPI_DISABLE_PLUGINS
+                continue
             origin, version = self._origins[name]
             hooks = tuple(sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or ()))
             result.append(LoadedPlugin(name, origin, version, hooks))

@@ -21,6 +21,7 @@ import pluggy
 from graphapi import hookspecs
 from graphapi.events import CampaignInfo, ClickInfo, ConversionEvent, ConversionInfo, RulePluginInfo
 from graphapi.models import CampaignStatus, ConversionStatus
+from graphapi.money import from_micros, to_micros
 from graphapi.plugins import config_errors
 from graphapi.stats import Stats
 
@@ -28,10 +29,10 @@ MONEY = ("revenue", "pending_revenue", "cost")
 
 
 def make_stats(currency: str = "USD", **figures: Any) -> Stats:
-    """A `Stats`; amounts may be given as str, int or Decimal."""
+    """A `Stats`; amounts may be given as str, int or Decimal (shown as graphapi shows them: `100.00`)."""
     for name in MONEY:
         if name in figures:
-            figures[name] = Decimal(str(figures[name]))
+            figures[name] = from_micros(to_micros(Decimal(str(figures[name]))))
     return Stats(currency=currency, **figures)
 
 
