@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from graphapi.models import CampaignStatus, ConversionStatus, DeviceType
+from graphapi.clicks import SUBS
+from graphapi.models import Campaign, CampaignStatus, Click, ConversionStatus, DeviceType
 from graphapi.stats import Stats
 
-SUBS = ("subid",) + tuple(f"sub{i}" for i in range(1, 11))
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,27 @@ class RulePluginInfo:
 
     description: str
     config_schema: dict[str, Any] | None = None
+
+
+def click_info(click: Click) -> ClickInfo:
+    return ClickInfo(
+        click_id=click.click_id,
+        country=click.country,
+        device_type=DeviceType(click.device_type),
+        source=click.source,
+        creative=click.creative,
+        **{name: getattr(click, name) for name in SUBS},
+    )
+
+
+def campaign_info(campaign: Campaign) -> CampaignInfo:
+    return CampaignInfo(
+        id=campaign.id,
+        name=campaign.name,
+        status=CampaignStatus(campaign.status),
+        daily_budget=campaign.daily_budget,
+        currency=campaign.currency,
+        traffic_source=campaign.traffic_source,
+        source_whitelist=tuple(campaign.source_whitelist or ()),
+        source_blacklist=tuple(campaign.source_blacklist or ()),
+    )

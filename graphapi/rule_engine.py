@@ -31,13 +31,12 @@ import pluggy
 from tortoise.transactions import in_transaction
 
 from graphapi import actions
-from graphapi.events import CampaignInfo, ClickInfo, ConversionEvent, ConversionInfo, SUBS
+from graphapi.events import ConversionEvent, ConversionInfo, campaign_info, click_info
 from graphapi.models import (
     Campaign,
     CampaignStatus,
     Conversion,
     ConversionStatus,
-    DeviceType,
     Outbox,
     Rule,
     RuleEvent,
@@ -185,14 +184,7 @@ class RuleEngine:
                 payout=conversion.payout,
                 currency=conversion.currency,
             ),
-            click=ClickInfo(
-                click_id=click.click_id,
-                country=click.country,
-                device_type=DeviceType(click.device_type),
-                source=click.source,
-                creative=click.creative,
-                **{name: getattr(click, name) for name in SUBS},
-            ),
+            click=click_info(click),
             campaign=campaign_info(campaign),
             stats=await campaign_stats(db, campaign.id, campaign.currency),
             today=await campaign_stats(db, campaign.id, campaign.currency, since=midnight),
@@ -315,19 +307,6 @@ async def apply(conn: Any, campaign: Campaign, result: Result, now: datetime) ->
                 _skip(result, f"{source!r} is already listed")
             else:
                 setattr(campaign, column, [*listed, source])
-
-
-def campaign_info(campaign: Campaign) -> CampaignInfo:
-    return CampaignInfo(
-        id=campaign.id,
-        name=campaign.name,
-        status=CampaignStatus(campaign.status),
-        daily_budget=campaign.daily_budget,
-        currency=campaign.currency,
-        traffic_source=campaign.traffic_source,
-        source_whitelist=tuple(campaign.source_whitelist or ()),
-        source_blacklist=tuple(campaign.source_blacklist or ()),
-    )
 
 
 def _skip(result: Result, message: str) -> None:

@@ -4,6 +4,7 @@ through its entry point, it sees each conversion change once."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,11 +23,14 @@ EXAMPLE = ROOT / "examples" / "graphapi-example-plugin"
 
 @pytest.fixture(scope="session")
 def example_site(tmp_path_factory) -> Path:
-    """`pip install` of the example package, offline, into a directory of its own."""
+    """`pip install` of the example package, offline, into a directory of its own
+    (from a copy: building leaves files beside the sources)."""
     site = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("example") / "graphapi-example-plugin"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(site), str(EXAMPLE)],
+         "--no-index", "--target", str(site), str(source)],
         check=True, timeout=300, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )  # fmt: skip
     return site
