@@ -70,7 +70,7 @@ def plugins(args: argparse.Namespace) -> None:
     rows += [(p.name, p.origin, p.version or "-", ", ".join(p.hooks)) for p in loaded.loaded()]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
     for error in loaded.errors:
         print(f"FAILED {error.name} ({error.origin}): {error.error}", file=sys.stderr)
     if loaded.errors:

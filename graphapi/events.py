@@ -17,7 +17,6 @@ from graphapi.models import Campaign, CampaignStatus, Click, ConversionStatus, D
 from graphapi.stats import Stats
 
 
-
 @dataclass(frozen=True)
 class ConversionInfo:
     id: int | None  # None in `conversion_received`: not recorded yet

@@ -76,7 +76,12 @@ class Plugins:
         for name in settings.disable_plugins:
             self.pm.set_blocked(name)
         for module in DEFAULT_PLUGINS:
-            self._load(module.rsplit(".", 1)[-1], "builtin", graphapi.__version__, functools.partial(importlib.import_module, module))
+            self._load(
+                module.rsplit(".", 1)[-1],
+                "builtin",
+                graphapi.__version__,
+                functools.partial(importlib.import_module, module),
+            )
         for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = entry_point.dist
             origin = f"entry point ({dist.name} {dist.version})" if dist else "entry point"
@@ -187,7 +192,11 @@ class Plugins:
                     continue
                 return ConversionStatus(verdict)
             except Exception as exc:  # noqa: BLE001 - a broken plugin never loses a conversion
-                log.error("conversion_received of %s ignored: %s", impl.plugin_name, describe_failure(exc, RECEIVED_TIMEOUT_SECONDS))
+                log.error(
+                    "conversion_received of %s ignored: %s",
+                    impl.plugin_name,
+                    describe_failure(exc, RECEIVED_TIMEOUT_SECONDS),
+                )
         return None
 
 

@@ -123,9 +123,13 @@ class RuleEngine:
         while claims := await self._claim():
             self._in_flight.update(c.outbox_id for c in claims)
             try:
-                await asyncio.gather(*(self.process(claim) for claim in claims))
+                outcomes = await asyncio.gather(*(self.process(c) for c in claims), return_exceptions=True)
             finally:
                 self._in_flight.difference_update(c.outbox_id for c in claims)
+            for claim, outcome in zip(claims, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    # Left claimed: it runs again when the lease ends.
+                    log.error("outbox %s failed", claim.outbox_id, exc_info=outcome)
             done += len(claims)
         return done
 
@@ -140,17 +144,22 @@ class RuleEngine:
 
     async def process(self, claim: Claim) -> None:
         conversion = await Conversion.get_or_none(id=claim.conversion_id).select_related("click", "campaign")
-        if conversion is None or claim.attempts > MAX_ATTEMPTS:
-            if conversion is not None:
-                log.error("outbox %s given up after %s attempts", claim.outbox_id, claim.attempts)
-            await self._commit(claim, conversion, [])
+        if conversion is None:
+            await self._commit(claim, None, [])
+            return
+        if claim.attempts > MAX_ATTEMPTS:
+            message = f"given up after {claim.attempts - 1} attempts that did not finish"
+            log.error("outbox %s %s", claim.outbox_id, message)
+            await self._commit(claim, conversion, [Result("graphapi", HOOK, RuleEventOutcome.FAILED, message)])
             return
         event = await self._event(conversion, claim.previous_status)
         results = await asyncio.gather(
             *(self._run_hook(claim, event, impl, rule) for impl, rule in await self._calls(conversion))
         )
         flat = [result for group in results for result in group]
-        await asyncio.gather(*(self._deliver(claim, r) for r in flat if isinstance(r.todo, actions.SendWebhook)))
+        await asyncio.gather(
+            *(self._deliver(claim, r) for r in flat if isinstance(r.todo, actions.SendWebhook))
+        )
         changed = await self._commit(claim, conversion, flat)
         if changed:
             await self._services.campaigns.changed(conversion.campaign_id)
@@ -167,7 +176,8 @@ class RuleEngine:
             if name not in rule_plugins:
                 calls.append((impl, None))
         for rule in rules:
-            calls.append((impls.get(rule.plugin, rule.plugin), rule))
+            if rule.plugin in rule_plugins or rule.plugin not in impls:  # a plugin that runs on all: once
+                calls.append((impls.get(rule.plugin, rule.plugin), rule))
         return calls
 
     async def _event(self, conversion: Conversion, previous_status: str | None) -> ConversionEvent:
@@ -200,7 +210,15 @@ class RuleEngine:
     ) -> list[Result]:
         rule_id = rule.id if rule else None
         if isinstance(impl, str):
-            return [Result(impl, HOOK, RuleEventOutcome.FAILED, f"rule plugin {impl!r} is not loaded", rule_id=rule_id)]
+            return [
+                Result(
+                    impl,
+                    HOOK,
+                    RuleEventOutcome.FAILED,
+                    f"rule plugin {impl!r} is not loaded",
+                    rule_id=rule_id,
+                )
+            ]
         if rule is not None:
             event = dataclasses.replace(event, config=rule.config or {}, rule_id=rule.id)
         name = impl.plugin_name
@@ -217,10 +235,14 @@ class RuleEngine:
         results = []
         for index, item in enumerate(returned):
             if isinstance(item, actions.ACTIONS):
-                results.append(Result(name, item.name, RuleEventOutcome.APPLIED, rule_id=rule_id, todo=item, index=index))
+                results.append(
+                    Result(name, item.name, RuleEventOutcome.APPLIED, rule_id=rule_id, todo=item, index=index)
+                )
             else:
                 message = f"returned {_short(item)}, which is not an action from graphapi.actions"
-                results.append(Result(name, "invalid_action", RuleEventOutcome.FAILED, message, rule_id=rule_id))
+                results.append(
+                    Result(name, "invalid_action", RuleEventOutcome.FAILED, message, rule_id=rule_id)
+                )
         return results
 
     async def _deliver(self, claim: Claim, result: Result) -> None:
@@ -246,19 +268,32 @@ class RuleEngine:
         processed, in one transaction; whether the campaign changed."""
         now = datetime.now(timezone.utc)
         async with in_transaction() as conn:
-            mine = await Outbox.filter(id=claim.outbox_id, processed_at=None, attempts=claim.attempts).using_db(conn).update(
-                processed_at=now, lease_until=None
+            mine = (
+                await Outbox.filter(id=claim.outbox_id, processed_at=None, attempts=claim.attempts)
+                .using_db(conn)
+                .update(processed_at=now, lease_until=None)
             )
             if not mine or conversion is None:
                 return False  # another engine took it over (lease expired), or nothing to do
-            campaign = await Campaign.filter(id=conversion.campaign_id).using_db(conn).select_for_update().get()
+            campaign = (
+                await Campaign.filter(id=conversion.campaign_id).using_db(conn).select_for_update().get()
+            )
             before = campaign_info(campaign)
             for result in results:
                 if result.todo is not None:
                     await apply(conn, campaign, result, now)
             changed = campaign_info(campaign) != before
             if changed:
-                await campaign.save(using_db=conn, update_fields=["status", "daily_budget", "source_whitelist", "source_blacklist", "updated_at"])
+                await campaign.save(
+                    using_db=conn,
+                    update_fields=[
+                        "status",
+                        "daily_budget",
+                        "source_whitelist",
+                        "source_blacklist",
+                        "updated_at",
+                    ],
+                )
             for result in results:
                 await RuleEvent.create(
                     using_db=conn,
@@ -302,7 +337,10 @@ async def apply(conn: Any, campaign: Campaign, result: Result, now: datetime) ->
             listed = list(getattr(campaign, column) or [])
             result.detail = {"source": source}
             if not isinstance(source, str) or not source:
-                result.outcome, result.message = RuleEventOutcome.FAILED, "the source must be a non-empty string"
+                result.outcome, result.message = (
+                    RuleEventOutcome.FAILED,
+                    "the source must be a non-empty string",
+                )
             elif source in listed:
                 _skip(result, f"{source!r} is already listed")
             else:

@@ -9,7 +9,11 @@ SCHEMA = {
     "properties": {
         "whitelist_min_conversions": {"type": "integer", "minimum": 1, "default": 3},
         "whitelist_min_roi": {"type": "number", "default": 0, "description": "percent"},
-        "blacklist_min_cost": {"type": "number", "exclusiveMinimum": 0, "description": "no approved conversion after this cost"},
+        "blacklist_min_cost": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "no approved conversion after this cost",
+        },
     },
     "additionalProperties": False,
 }

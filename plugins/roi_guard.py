@@ -8,7 +8,12 @@ SCHEMA = {
     "type": "object",
     "properties": {
         "min_roi": {"type": "number", "description": "pause below this ROI, in percent (-30 = losing 30 %)"},
-        "min_cost": {"type": "number", "minimum": 0, "default": 0, "description": "judge only after this much cost"},
+        "min_cost": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0,
+            "description": "judge only after this much cost",
+        },
     },
     "required": ["min_roi"],
     "additionalProperties": False,
@@ -26,6 +31,8 @@ def conversion_recorded(event):
     if event.campaign.status != "active" or stats.roi is None:
         return None
     if stats.cost >= config.get("min_cost", 0) and stats.roi < config["min_roi"]:
-        reason = f"ROI {stats.roi:.1f}% is below {config['min_roi']}% after {stats.cost} {stats.currency} of cost"
+        reason = (
+            f"ROI {stats.roi:.1f}% is below {config['min_roi']}% after {stats.cost} {stats.currency} of cost"
+        )
         return [PauseCampaign(reason=reason)]
     return None

@@ -64,7 +64,9 @@ async def change_status(services, conversion: Conversion, status: str) -> None:
     previous = conversion.status
     async with in_transaction() as conn:
         await Conversion.filter(id=conversion.id).using_db(conn).update(status=status, updated_at=now)
-        await Outbox.create(using_db=conn, conversion_id=conversion.id, previous_status=previous, created_at=now)
+        await Outbox.create(
+            using_db=conn, conversion_id=conversion.id, previous_status=previous, created_at=now
+        )
     services.feed.committed([conversion.id])
 
 

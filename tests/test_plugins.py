@@ -43,7 +43,9 @@ def test_graphapi_plugins_and_disabling_by_name():
 
 
 def test_broken_plugins_are_reported_not_fatal():
-    loaded = plugins(plugins=[S + n for n in ("broken_import", "misspelled", "bad_info", "recorder", "no_such_module")])
+    loaded = plugins(
+        plugins=[S + n for n in ("broken_import", "misspelled", "bad_info", "recorder", "no_such_module")]
+    )
     names = [p.name for p in loaded.loaded()]
     assert S + "recorder" in names
     errors = {e.name.removeprefix(S): e.error for e in loaded.errors}
@@ -97,7 +99,9 @@ def test_rule_configs_are_validated_against_the_plugins_schema():
         (["config"], "'threshold' is a required property")
     ]
     [(path, message)] = loaded.validate_rule_config("nope", {})
-    assert path == ["plugin"] and message.startswith("no rule plugin named 'nope' is loaded (loaded: roi_guard,")
+    assert path == ["plugin"] and message.startswith(
+        "no rule plugin named 'nope' is loaded (loaded: roi_guard,"
+    )
     assert loaded.validate_rule_config("budget_cap", {}) == []
     assert loaded.validate_rule_config("webhook", {"url": "ftp://x"})[0][0] == ["config", "url"]
 

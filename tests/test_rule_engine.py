@@ -31,7 +31,9 @@ async def test_hook_conversion_recorded(start_app):
     app = await start_app(plugins=[S + "recorder", S + "async_recorder"])
     services = app.state.services
     campaign = await make_campaign(services, daily_budget=Decimal("50"))
-    first = await record_conversion(services, campaign, status="pending", payout="7.50", cost="2.5", source="site-1")
+    first = await record_conversion(
+        services, campaign, status="pending", payout="7.50", cost="2.5", source="site-1"
+    )
     await wait_processed()
     await change_status(services, first, "approved")
     await wait_processed()
@@ -46,8 +48,16 @@ async def test_hook_conversion_recorded(start_app):
     assert (event.click.source, event.click.country, event.click.device_type, event.click.subid) == (
         "site-1", "DE", "mobile", "sub-abc",
     )  # fmt: skip
-    assert (event.campaign.id, event.campaign.status, event.campaign.daily_budget) == (campaign.id, "active", Decimal("50"))
-    assert (event.stats.conversions, event.stats.revenue, event.stats.cost) == (1, Decimal("7.50"), Decimal("2.50"))
+    assert (event.campaign.id, event.campaign.status, event.campaign.daily_budget) == (
+        campaign.id,
+        "active",
+        Decimal("50"),
+    )
+    assert (event.stats.conversions, event.stats.revenue, event.stats.cost) == (
+        1,
+        Decimal("7.50"),
+        Decimal("2.50"),
+    )
     assert event.stats.roi == 200.0 and event.today.conversions == 1
     assert event.source_stats.cost == Decimal("2.50")
     assert event.config is None
@@ -68,7 +78,10 @@ async def test_failing_plugins_are_recorded_and_the_others_still_run(start_app):
     await wait_processed()
 
     assert [e.conversion.id for e in recorder.EVENTS] == [small.id, big.id]
-    for conversion, garbage in ((small, ("invalid_action", "failed")), (big, ("conversion_recorded", "failed"))):
+    for conversion, garbage in (
+        (small, ("invalid_action", "failed")),
+        (big, ("conversion_recorded", "failed")),
+    ):
         events = await RuleEvent.filter(conversion_id=conversion.id).order_by("plugin", "id")
         outcomes = {(e.plugin.removeprefix(S), e.action, str(e.outcome)) for e in events}
         assert {("raiser", "conversion_recorded", "failed"), ("sleeper", "conversion_recorded", "failed"),
@@ -217,5 +230,24 @@ async def test_send_webhook_refused_target_is_a_failed_event(start_app):
     await record_conversion(services, campaign)
     await wait_processed()
     event = await RuleEvent.get(action="send_webhook")
-    assert event.outcome == "failed" and event.message.startswith("refused: '127.0.0.1' resolves to 127.0.0.1")
+    assert event.outcome == "failed" and event.message.startswith(
+        "refused: '127.0.0.1' resolves to 127.0.0.1"
+    )
     assert event.detail["attempts"] == 0
+
+
+async def test_an_event_that_keeps_dying_is_given_up(start_app):
+    app = await start_app(plugins=[S + "recorder"])
+    services = app.state.services
+    campaign = await make_campaign(services)
+    await services.rules.stop()
+    conversion = await record_conversion(services, campaign)
+    await Outbox.filter(conversion_id=conversion.id).update(attempts=5)  # five claimers died on it
+    assert await services.rules.run_pending() == 1
+    assert recorder.EVENTS == []
+    event = await RuleEvent.get(conversion_id=conversion.id)
+    assert (event.plugin, event.outcome, event.message) == (
+        "graphapi",
+        "failed",
+        "given up after 5 attempts that did not finish",
+    )

@@ -52,7 +52,12 @@ async def all_processed() -> bool:
 async def test_events_left_by_a_killed_server_run_after_restart(db, database_url, tmp_path):
     record = tmp_path / "calls.txt"
     campaign = await Campaign.create(name="restart")
-    settings = {"plugins": RECORDER, "test_record": str(record), "rules_poll_seconds": "0.2", "rules_lease_seconds": "2"}
+    settings = {
+        "plugins": RECORDER,
+        "test_record": str(record),
+        "rules_poll_seconds": "0.2",
+        "rules_lease_seconds": "2",
+    }
 
     first = Server(database_url, tmp_path, test_hang="1", rule_timeout_seconds="600", **settings)
     try:

@@ -82,7 +82,9 @@ async def test_a_signed_delivery_verifies():
     async with Receiver() as receiver:
         sender = WebhookSender(allow_private=True, secret=SECRET)
         try:
-            delivery = await sender.send(f"{receiver.url}/hook", message_id="msg_42", payload={"amount": "7.50"})
+            delivery = await sender.send(
+                f"{receiver.url}/hook", message_id="msg_42", payload={"amount": "7.50"}
+            )
         finally:
             await sender.close()
     assert delivery.ok

@@ -1,9 +1,14 @@
 from decimal import Decimal
 
 import graphapi_example_plugin as plugin
+
 from graphapi.actions import AddToBlacklist
 from graphapi.events import ReceivedConversion
-from graphapi.testing import make_event, run_conversion_received, run_conversion_recorded
+from graphapi.testing import (
+    make_event,
+    run_conversion_received,
+    run_conversion_recorded,
+)
 
 
 async def test_a_chargeback_blacklists_its_source():
