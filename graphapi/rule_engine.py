@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -44,6 +45,7 @@ from graphapi.models import (
 )
 from graphapi.plugins import describe_failure
 from graphapi.stats import campaign_stats
+from graphapi.webhooks import Delivery
 
 if TYPE_CHECKING:
     from graphapi.app import Services
@@ -249,11 +251,14 @@ class RuleEngine:
         hook: actions.SendWebhook = result.todo
         # The same for every retry and re-run of this action of this event.
         message_id = f"msg_{claim.outbox_id}_{result.plugin}_{result.rule_id or 0}_{result.index}"
-        delivery = await self._services.webhooks.send(
-            hook.url, message_id=message_id, payload=hook.payload, method=hook.method, headers=hook.headers
-        )
+        try:
+            delivery = await self._services.webhooks.send(
+                hook.url, message_id=message_id, payload=hook.payload, method=hook.method, headers=hook.headers
+            )
+        except Exception as exc:  # noqa: BLE001 - what the plugin put in the action cannot be sent
+            delivery = Delivery(attempts=0, error=f"cannot send: {type(exc).__name__}: {exc}")
         result.detail = {
-            "url": hook.url,
+            "url": str(hook.url),
             "method": hook.method,
             "status": delivery.status,
             "attempts": delivery.attempts,
@@ -301,7 +306,7 @@ class RuleEngine:
                     campaign_id=conversion.campaign_id,
                     conversion_id=conversion.id,
                     action=result.action,
-                    detail={"rule_id": result.rule_id, **result.detail} if result.rule_id else result.detail,
+                    detail=_json({"rule_id": result.rule_id, **result.detail} if result.rule_id else result.detail),
                     outcome=result.outcome,
                     message=result.message,
                 )
@@ -345,6 +350,11 @@ async def apply(conn: Any, campaign: Campaign, result: Result, now: datetime) ->
                 _skip(result, f"{source!r} is already listed")
             else:
                 setattr(campaign, column, [*listed, source])
+
+
+def _json(detail: dict[str, Any]) -> dict[str, Any]:
+    """Whatever a plugin put in an action, as JSON."""
+    return json.loads(json.dumps(detail, default=str))
 
 
 def _skip(result: Result, message: str) -> None:

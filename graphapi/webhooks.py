@@ -119,8 +119,11 @@ class WebhookSender:
             raise WebhookRefused("the URL needs a host and no user:password")
         port = port or (443 if parts.scheme == "https" else 80)
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
+            async with asyncio.timeout(self._timeout):
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except TimeoutError:  # before OSError, of which it is a kind
+            raise WebhookRefused(f"cannot resolve {host!r}: timed out") from None
+        except (OSError, UnicodeError) as exc:
             raise WebhookRefused(f"cannot resolve {host!r}: {exc}") from None
         addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
         if not addresses:

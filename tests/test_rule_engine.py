@@ -251,3 +251,27 @@ async def test_an_event_that_keeps_dying_is_given_up(start_app):
         "failed",
         "given up after 5 attempts that did not finish",
     )
+
+
+async def test_actions_holding_nonsense_fail_alone(start_app):
+    app = await start_app(plugins=[S + "actor"], webhook_allow_private=True)
+    services = app.state.services
+    campaign = await make_campaign(services)
+    actor.RETURN[:] = [
+        SendWebhook(url=12345, payload={"x": 1}),
+        SendWebhook(url="http://127.0.0.1:9/", headers={"x-bad": "line\r\nbreak"}),
+        AddToBlacklist(source=["not", "a", "string"]),
+        PauseCampaign(reason={"an": object()}),
+    ]
+    await record_conversion(services, campaign)
+    await wait_processed()
+    events = await RuleEvent.all().order_by("id")
+    assert [(e.action, str(e.outcome)) for e in events] == [
+        ("send_webhook", "failed"),
+        ("send_webhook", "failed"),
+        ("add_to_blacklist", "failed"),
+        ("pause_campaign", "applied"),
+    ]
+    assert events[2].message == "the source must be a non-empty string"
+    assert events[0].message.startswith("cannot send: ")
+    assert events[3].detail["reason"]["an"].startswith("<object object")
