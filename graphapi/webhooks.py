@@ -27,6 +27,7 @@ import ipaddress
 import json
 import random
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,7 @@ class WebhookSender:
         secret: str | None = None,
         timeout: float = 10.0,
         max_attempts: int = 3,
+        verify: ssl.SSLContext | bool = True,  # the CA certificates (tests pass their own)
     ) -> None:
         self._allow_private = allow_private
         self._key = decode_secret(secret) if secret else None
@@ -98,6 +100,7 @@ class WebhookSender:
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: we connect where we checked
+            verify=verify,
             timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
         )
 

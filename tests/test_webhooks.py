@@ -8,7 +8,10 @@ import base64
 import hashlib
 import hmac
 import json
+import ssl
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +159,48 @@ def test_a_malformed_secret_names_the_variable(monkeypatch):
     monkeypatch.setenv("GRAPHAPI_WEBHOOK_SECRET", "not-a-secret")
     with pytest.raises(SettingsError, match="GRAPHAPI_WEBHOOK_SECRET"):
         load_settings(_env_file=None)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for the name `localhost` (no IP address in it)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_https_to_the_checked_address_keeps_sni_and_certificate_checks(certificate):
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    names = []
+    server_context.sni_callback = lambda sock, name, context: names.append(name)
+    received = []
+
+    async def handle(reader, writer):
+        head = await reader.readuntil(b"\r\n\r\n")
+        received.append(head.decode())
+        writer.write(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "localhost", 0, ssl=server_context)
+    port = server.sockets[0].getsockname()[1]
+    sender = WebhookSender(allow_private=True, verify=ssl.create_default_context(cafile=str(cert)))
+    try:
+        delivery = await sender.send(f"https://localhost:{port}/hook", message_id="m", payload={})
+        assert (delivery.ok, delivery.status) == (True, 204), delivery.error
+        assert names == ["localhost"]
+        assert f"host: localhost:{port}\r\n" in received[0].lower()
+        # The certificate is still checked: it does not name 127.0.0.1.
+        by_address = await sender.send(f"https://127.0.0.1:{port}/hook", message_id="m")
+        assert not by_address.ok and "CERTIFICATE_VERIFY_FAILED" in by_address.error
+    finally:
+        await sender.close()
+        server.close()
+        await server.wait_closed()
