@@ -152,7 +152,9 @@ class RuleEngine:
         if claim.attempts > MAX_ATTEMPTS:
             message = f"given up after {claim.attempts - 1} attempts that did not finish"
             log.error("outbox %s %s", claim.outbox_id, message)
-            await self._commit(claim, conversion, [Result("graphapi", HOOK, RuleEventOutcome.FAILED, message)])
+            await self._commit(
+                claim, conversion, [Result("graphapi", HOOK, RuleEventOutcome.FAILED, message)]
+            )
             return
         event = await self._event(conversion, claim.previous_status)
         results = await asyncio.gather(
@@ -253,7 +255,11 @@ class RuleEngine:
         message_id = f"msg_{claim.outbox_id}_{result.plugin}_{result.rule_id or 0}_{result.index}"
         try:
             delivery = await self._services.webhooks.send(
-                hook.url, message_id=message_id, payload=hook.payload, method=hook.method, headers=hook.headers
+                hook.url,
+                message_id=message_id,
+                payload=hook.payload,
+                method=hook.method,
+                headers=hook.headers,
             )
         except Exception as exc:  # noqa: BLE001 - what the plugin put in the action cannot be sent
             delivery = Delivery(attempts=0, error=f"cannot send: {type(exc).__name__}: {exc}")
@@ -306,7 +312,9 @@ class RuleEngine:
                     campaign_id=conversion.campaign_id,
                     conversion_id=conversion.id,
                     action=result.action,
-                    detail=_json({"rule_id": result.rule_id, **result.detail} if result.rule_id else result.detail),
+                    detail=_json(
+                        {"rule_id": result.rule_id, **result.detail} if result.rule_id else result.detail
+                    ),
                     outcome=result.outcome,
                     message=result.message,
                 )

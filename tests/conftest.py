@@ -8,8 +8,8 @@ that reason, unless GRAPHAPI_TEST_REQUIRE_POSTGRES=1 (CI), where it fails.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import concurrent.futures
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
