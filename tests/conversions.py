@@ -4,6 +4,7 @@ conversion and its outbox row in one transaction, then announced on the feed."""
 from __future__ import annotations
 
 import asyncio
+import random
 import contextlib
 import time
 import uuid
@@ -46,7 +47,7 @@ async def record_conversion(
         if click is None:
             click = await Click.create(
                 using_db=conn, click_id=uuid.uuid4().hex, campaign_id=campaign.id, route=Route.OFFER,
-                created_at=now, visitor=uuid.uuid4().hex, device_type=DeviceType.MOBILE, country="DE",
+                created_at=now, visitor=random.getrandbits(63), device_type=DeviceType.MOBILE, country="DE",
                 source=source, subid="sub-abc", is_unique=True, is_bot=False, cost=Decimal(cost),
             )  # fmt: skip
         conversion = await Conversion.create(

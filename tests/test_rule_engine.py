@@ -65,19 +65,21 @@ async def test_hook_conversion_recorded(start_app):
 
 async def test_failing_plugins_are_recorded_and_the_others_still_run(start_app):
     samples = ["raiser", "sleeper", "blocker", "garbage", "recorder"]
-    app = await start_app(plugins=[S + name for name in samples])
+    app = await start_app(plugins=[S + name for name in samples], rule_timeout_seconds=2)
     services = app.state.services
     campaign = await make_campaign(services)
     small = await record_conversion(services, campaign, payout="5")
     big = await record_conversion(services, campaign, payout="500")
+    while not await Outbox.filter(attempts=1).exists():  # the rules are running
+        await asyncio.sleep(0.01)
     started = time.monotonic()
-    # The request path does not wait for the rules: clicks answer at once.
+    # The request path does not wait for the rules: clicks answer while plugins hang.
     async with http_client(app) as client:
         response = await client.get(f"/click?campaign_id={campaign.id}")
-    assert response.status_code == 302 and time.monotonic() - started < 0.4
+    assert response.status_code == 302 and time.monotonic() - started < 1
     await wait_processed()
 
-    assert [e.conversion.id for e in recorder.EVENTS] == [small.id, big.id]
+    assert sorted(e.conversion.id for e in recorder.EVENTS) == [small.id, big.id]
     for conversion, garbage in (
         (small, ("invalid_action", "failed")),
         (big, ("conversion_recorded", "failed")),
@@ -88,7 +90,7 @@ async def test_failing_plugins_are_recorded_and_the_others_still_run(start_app):
                 ("blocker", "conversion_recorded", "failed"), ("garbage", *garbage)} <= outcomes  # fmt: skip
         messages = {e.plugin.removeprefix(S): e.message for e in events if e.outcome == "failed"}
         assert messages["raiser"] == "raised RuntimeError: plugin bug"
-        assert messages["sleeper"] == messages["blocker"] == "timed out after 0.5 s"
+        assert messages["sleeper"] == messages["blocker"] == "timed out after 2 s"
     big_garbage = await RuleEvent.get(conversion_id=big.id, plugin=S + "garbage")
     assert big_garbage.message == "returned 42, not None or a list of actions"
     # The good item of a half-garbage list is still applied.
