@@ -17,9 +17,12 @@ from graphapi.currency import Rates
 from graphapi.db import Database
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
+from graphapi.plugins import Plugins
 from graphapi.postbacks import PostbackEndpoint
 from graphapi.routing import CampaignCache
+from graphapi.rule_engine import RuleEngine
 from graphapi.settings import Settings, load_settings
+from graphapi.webhooks import WebhookSender
 
 
 @dataclass
@@ -33,6 +36,9 @@ class Services:
     click_throughs: GroupCommit = field(init=False)
     feed: ConversionFeed = field(init=False)
     postbacks: GroupCommit = field(init=False)
+    plugins: Plugins = field(init=False)
+    webhooks: WebhookSender = field(init=False)
+    rules: RuleEngine = field(init=False)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -67,6 +73,7 @@ class TrackerApp(Starlette):
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. The database must be migrated (`graphapi migrate`)."""
     services = Services(settings or load_settings())
+    services.plugins = Plugins(services.settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,9 +91,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         writer = ConversionWriter(services.feed, rates, services.db.postgres)
         services.postbacks = GroupCommit(services.db, writer, "postbacks", after_commit=writer.committed)
         services.postbacks.start()
+        services.webhooks = WebhookSender(
+            allow_private=services.settings.webhook_allow_private,
+            secret=services.settings.webhook_secret,
+            timeout=services.settings.webhook_timeout_seconds,
+        )
+        services.rules = RuleEngine(services)
+        await services.rules.start()
         try:
             yield
         finally:
+            await services.rules.stop()
+            await services.webhooks.close()
             await services.postbacks.stop()
             await services.click_throughs.stop()
             await services.clicks.stop()

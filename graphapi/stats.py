@@ -113,18 +113,25 @@ async def campaign_stats(
     currency: str,
     since: datetime | None = None,
     until: datetime | None = None,
+    source: str | None = None,
 ) -> Stats:
+    """The campaign's figures; with `source`, those of its traffic from that source."""
     window, window_params = _window("created_at", since, until)
+    click_filter, conversion_filter, source_params = "", "", []
+    if source is not None:
+        click_filter = " AND source = ?"
+        conversion_filter = " AND click_id IN (SELECT id FROM click WHERE campaign_id = ? AND source = ?)"
+        source_params = [source]
     clicks = (
         await db.fetch(
-            f"SELECT {CLICK_SUMS} FROM click WHERE campaign_id = ? AND route <> 'fallback'{window}",
-            [campaign_id, *window_params],
+            f"SELECT {CLICK_SUMS} FROM click WHERE campaign_id = ? AND route <> 'fallback'{click_filter}{window}",
+            [campaign_id, *source_params, *window_params],
         )
     )[0]
     conversions = (
         await db.fetch(
-            f"SELECT {CONVERSION_SUMS} FROM conversion WHERE campaign_id = ?{window}",
-            [campaign_id, *window_params],
+            f"SELECT {CONVERSION_SUMS} FROM conversion WHERE campaign_id = ?{conversion_filter}{window}",
+            [campaign_id, *([campaign_id, source] if source is not None else []), *window_params],
         )
     )[0]
     has_landers = bool(await db.fetch("SELECT 1 FROM lander WHERE campaign_id = ? LIMIT 1", [campaign_id]))
