@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from graphapi.clicks import ClickEndpoint, GoEndpoint, write_clicks
 from graphapi.db import Database
+from graphapi.graphql_endpoint import GraphQLEndpoint
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
 from graphapi.routing import CampaignCache
@@ -59,8 +60,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.campaigns.stop()
             await services.db.close()
 
+    graphql = GraphQLEndpoint(services)
     app = Starlette(
         routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/click", ClickEndpoint(services), methods=["GET", "HEAD"]),
             Route("/go", GoEndpoint(services), methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET"]),

@@ -7,11 +7,14 @@ message that names the variable, rather than failing later on a click.
 from __future__ import annotations
 
 import ipaddress
+from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from graphapi.money import parse_amount
 
 ENV_PREFIX = "GRAPHAPI_"
 
@@ -42,6 +45,8 @@ class Settings(BaseSettings):
     fallback_url: str | None = None
     plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     currency: str = "USD"
+    # "EUR=1.08,GBP=1.27": what one unit of each currency is worth in `currency`.
+    currency_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
     # Peers whose X-Forwarded-For is believed: loopback by default, so a local
     # reverse proxy (nginx, caddy) works out of the box and nobody else can
     # spoof an address.
@@ -84,6 +89,20 @@ class Settings(BaseSettings):
         if len(code) != 3 or not code.isalpha() or not code.isascii():
             raise ValueError(f"must be an ISO-4217 code such as USD, got {value!r}")
         return code
+
+    @field_validator("currency_rates", mode="before")
+    @classmethod
+    def _currency_rates(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        rates = {}
+        for item in _csv(value):
+            code, _, rate = item.partition("=")
+            amount = parse_amount(rate.strip())
+            if not amount:
+                raise ValueError(f"expected CODE=RATE with a positive rate such as EUR=1.08, got {item!r}")
+            rates[cls._currency(code)] = amount
+        return rates
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -1,0 +1,107 @@
+"""The `report` query: figures grouped by dimensions (see graphapi.report)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+
+from graphapi import models
+from graphapi.report import Dimension, ReportError, ReportRow as Row, report
+from schema.campaign import Campaign, Lander, Offer, load_campaign
+from schema.enums import DeviceType, ReportDimension
+from schema.errors import PublicError
+from schema.ids import parse_id
+from schema.stats import Stats
+
+
+@strawberry.type
+class ReportRow:
+    day: date | None
+    hour: datetime | None
+    country: str | None
+    device_type: DeviceType | None
+    os: str | None
+    browser: str | None
+    source: str | None
+    creative: str | None
+    subid: str | None
+    sub1: str | None
+    sub2: str | None
+    sub3: str | None
+    sub4: str | None
+    sub5: str | None
+    sub6: str | None
+    sub7: str | None
+    sub8: str | None
+    sub9: str | None
+    sub10: str | None
+    goal: str | None
+    stats: Stats
+    campaign_id: strawberry.Private[int | None]
+    offer_id: strawberry.Private[int | None]
+    lander_id: strawberry.Private[int | None]
+
+    @classmethod
+    def of(cls, row: Row) -> ReportRow:
+        values = {dimension.value: value for dimension, value in row.values.items()}
+        plain = {
+            name: values.get(name)
+            for name in cls.__annotations__
+            if name not in ("stats", "campaign_id", "offer_id", "lander_id")
+        }
+        return cls(
+            **plain, stats=Stats.of(row.stats), campaign_id=values.get("campaign"),
+            offer_id=values.get("offer"), lander_id=values.get("lander"),
+        )  # fmt: skip
+
+    @strawberry.field
+    async def campaign(self, info: strawberry.Info) -> Campaign | None:
+        return await load_campaign(info, self.campaign_id)
+
+    @strawberry.field
+    async def offer(self, info: strawberry.Info) -> Offer | None:
+        row = await info.context.loaders.offer.load(self.offer_id) if self.offer_id else None
+        return Offer.of(row) if row is not None else None
+
+    @strawberry.field
+    async def lander(self, info: strawberry.Info) -> Lander | None:
+        row = await info.context.loaders.lander.load(self.lander_id) if self.lander_id else None
+        return Lander.of(row) if row is not None else None
+
+
+@strawberry.type
+class Report:
+    rows: list[ReportRow]
+    totals: Stats
+
+
+@strawberry.type
+class ReportQuery:
+    @strawberry.field
+    async def report(
+        self,
+        info: strawberry.Info,
+        group_by: list[ReportDimension],
+        campaign_id: strawberry.ID | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        timezone: str | None = "UTC",
+    ) -> Report:
+        settings = info.context.services.settings
+        currency, campaign_ids = settings.currency, None
+        if campaign_id is not None:
+            pk = parse_id(campaign_id)
+            campaign = await models.Campaign.get_or_none(id=pk) if pk is not None else None
+            if campaign is None:
+                raise PublicError(f"no campaign with id {campaign_id!r}")
+            currency, campaign_ids = campaign.currency, [campaign.id]
+        try:
+            result = await report(
+                info.context.services.db, [Dimension(d) for d in group_by],
+                currency=currency, rates=settings.currency_rates, campaign_ids=campaign_ids,
+                since=since, until=until, timezone_name=timezone or "UTC",
+            )  # fmt: skip
+        except ReportError as exc:
+            raise PublicError(str(exc)) from None
+        return Report(rows=[ReportRow.of(row) for row in result.rows], totals=Stats.of(result.totals))
