@@ -16,4 +16,7 @@ class PublicError(ValueError):
 
 def should_mask(error: GraphQLError) -> bool:
     original = error.original_error
+    # graphql-core wraps errors of input coercion in errors of its own.
+    while isinstance(original, GraphQLError):
+        original = original.original_error
     return original is not None and not isinstance(original, PublicError)
