@@ -37,7 +37,15 @@ Query = merge_types(
 )
 Mutation = merge_types("Mutation", (CampaignMutation, RuleMutation, ConversionMutation))
 
-schema = strawberry.Schema(
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        # Logged in full: the unexpected ones. Mistakes in requests are the client's to read.
+        super().process_errors([e for e in errors if should_mask(e)], execution_context)
+
+
+schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

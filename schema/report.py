@@ -100,7 +100,7 @@ class ReportQuery:
             result = await report(
                 info.context.services.db, [Dimension(d) for d in group_by],
                 currency=currency, rates=settings.currency_rates, campaign_ids=campaign_ids,
-                since=since, until=until, timezone_name=timezone or "UTC",
+                since=since, until=until, timezone_name="UTC" if timezone is None else timezone,
             )  # fmt: skip
         except ReportError as exc:
             raise PublicError(str(exc)) from None
