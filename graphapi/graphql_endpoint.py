@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
 
 import schema
 from graphapi.api_keys import is_valid
@@ -60,13 +62,14 @@ class GraphQLApp(GraphQL):
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(services=self.services, request=request, response=response, loaders=Loaders(self.services))
 
-    async def on_ws_connect(self, context: Context) -> None:
+    async def on_ws_connect(self, context: Context) -> UnsetType:
         if context.request.scope.get(_AUTHENTICATED):
-            return
+            return UNSET
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         authorization = params.get("Authorization") or params.get("authorization")
         if not isinstance(authorization, str) or not await _authorized(authorization):
             raise ConnectionRejectionError()
+        return UNSET
 
 
 class GraphQLEndpoint:
