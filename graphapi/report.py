@@ -2,25 +2,27 @@
 computed in the database.
 
 One GROUP BY query over clicks (by click time) and one over conversions (by
-conversion time, with the dimensions of their click) return sums per group.
-Python then folds those groups into the rows asked for, which is aggregating
-aggregates: bounded by the number of groups, never by the number of rows.
+conversion time, with the dimensions of their click) return sums per group;
+Python merges the two and converts currencies, which is bounded by the number
+of groups, never by the number of rows.
 
-Two things are folded rather than grouped in SQL:
-- Local days and hours. SQLite knows no IANA time zones, so both databases
-  group by the UTC 15-minute slot (every real UTC offset is a multiple of 15
-  minutes) and the slots are mapped to local days or hours with zoneinfo.
-  Daylight-saving changes come out right, as each slot is an instant.
-- Currencies. Every group carries its campaign's currency; when a report spans
-  several, money is converted into the reporting currency per group, before
-  the rows and the totals are summed, so rows always add up to the totals.
+Local days and hours: SQLite knows no IANA time zones, so the zone's UTC
+offsets over the report's period are worked out in Python (zoneinfo) and
+handed to SQL as a CASE on the row's time (a handful of branches: one per
+daylight-saving change in the period). Both databases then bucket
+`time + offset`. An hour is grouped with its offset too, so the hour that
+repeats when clocks go back stays two hours, each reported as its UTC start.
+
+Currencies: every group carries its campaign's currency; when a report spans
+several, money is converted into the reporting currency per group before the
+rows and the totals are summed, so rows always add up to the totals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
@@ -31,7 +33,6 @@ from graphapi.models import DeviceType
 from graphapi.money import from_micros
 from graphapi.stats import CLICK_SUMS, CONVERSION_SUMS, Stats, time_window
 
-SLOT_SECONDS = 15 * 60
 # More groups than this from one query: the report is refused (narrow it down)
 # rather than holding the server's memory.
 MAX_GROUPS = 200_000
@@ -105,10 +106,78 @@ def time_zone(name: str) -> ZoneInfo:
         raise ReportError(f"unknown time zone {name!r}: use an IANA name such as Europe/Kyiv") from None
 
 
-def _slot_sql(column: str, postgres: bool) -> str:
-    if postgres:
-        return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column}) / {SLOT_SECONDS}) AS BIGINT)"
-    return f"CAST(strftime('%s', {column}) AS INTEGER) / {SLOT_SECONDS}"
+# Offsets before this are taken as they were then: no tracked traffic is older.
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_STEP = timedelta(days=7)  # daylight-saving changes are months apart
+
+
+def _offset(zone: ZoneInfo, epoch: int) -> int:
+    moment = datetime.fromtimestamp(epoch, timezone.utc).astimezone(zone)
+    return int(moment.utcoffset().total_seconds())
+
+
+def offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[int, list[tuple[datetime, int]]]:
+    """The zone's UTC offset (seconds) at `start`, and each change until `end`
+    as (instant, new offset)."""
+    lo, last = int(start.timestamp()), int(end.timestamp())
+    first = current = _offset(zone, lo)
+    changes = []
+    while lo < last:
+        hi = min(lo + int(_STEP.total_seconds()), last)
+        if _offset(zone, hi) == current:
+            lo = hi
+            continue
+        while hi - lo > 1:  # the first second of the new offset
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if _offset(zone, mid) == current else (lo, mid)
+        current = _offset(zone, hi)
+        changes.append((datetime.fromtimestamp(hi, timezone.utc), current))
+        lo = hi
+    return first, changes
+
+
+class _LocalTime:
+    """SQL for a row's local day and hour, and their values back in Python."""
+
+    def __init__(self, zone: ZoneInfo, since: datetime | None, until: datetime | None, postgres: bool) -> None:
+        end = until or datetime.now(timezone.utc) + timedelta(days=2)
+        self.first, self.changes = offset_changes(zone, since or EARLIEST, end)
+        self.postgres = postgres
+
+    def offset(self, column: str) -> str:
+        if not self.changes:
+            return str(self.first)
+        # Latest first: most rows are recent. Literals are made from our own datetimes.
+        literal = "TIMESTAMPTZ '{}'" if self.postgres else "'{}'"
+        branches = " ".join(
+            f"WHEN {column} >= {literal.format(at)} THEN {offset}" for at, offset in reversed(self.changes)
+        )
+        return f"(CASE {branches} ELSE {self.first} END)"
+
+    def bucket(self, column: str, hour: bool) -> str:
+        if self.postgres:
+            shape = "YYYY-MM-DD HH24" if hour else "YYYY-MM-DD"
+            return f"to_char(({column} AT TIME ZONE 'UTC') + {self.offset(column)} * INTERVAL '1 second', '{shape}')"
+        shape = "%Y-%m-%d %H" if hour else "%Y-%m-%d"
+        return f"strftime('{shape}', {column}, {self.offset(column)} || ' seconds')"
+
+    def columns(self, column: str, dimensions: Sequence[Dimension]) -> list[str]:
+        selected = []
+        if Dimension.DAY in dimensions:
+            selected.append(self.bucket(column, hour=False))
+        if Dimension.HOUR in dimensions:
+            selected += [self.bucket(column, hour=True), self.offset(column)]
+        return selected
+
+    @staticmethod
+    def values(dimensions: Sequence[Dimension], row: Sequence[Any]) -> dict[Dimension, Any]:
+        found = {}
+        if Dimension.DAY in dimensions:
+            found[Dimension.DAY], row = date.fromisoformat(row[0]), row[1:]
+        if Dimension.HOUR in dimensions:
+            local = datetime.strptime(row[0], "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
+            found[Dimension.HOUR] = local - timedelta(seconds=int(row[1]))
+        return found
 
 
 async def _groups(
@@ -158,13 +227,11 @@ async def report(
     dimensions = list(dict.fromkeys(group_by))
     zone = time_zone(timezone_name)
     plain = [d for d in dimensions if d not in TIME_DIMENSIONS]
-    timed = any(d in TIME_DIMENSIONS for d in dimensions)
 
-    click_columns = [_COLUMNS[d][0] for d in plain if _COLUMNS[d][0] is not None]
-    conversion_columns = [_COLUMNS[d][1] for d in plain]
-    if timed:
-        click_columns.append(_slot_sql("k.created_at", db.postgres))
-        conversion_columns.append(_slot_sql("v.created_at", db.postgres))
+    local = _LocalTime(zone, since, until, db.postgres)
+    click_plain = [d for d in plain if _COLUMNS[d][0] is not None]
+    click_columns = [_COLUMNS[d][0] for d in click_plain] + local.columns("k.created_at", dimensions)
+    conversion_columns = [_COLUMNS[d][1] for d in plain] + local.columns("v.created_at", dimensions)
 
     scope, scope_params = _scope(campaign_ids, "k.campaign_id")
     window, window_params = time_window("k.created_at", since, until)
@@ -189,28 +256,18 @@ async def report(
     convert = _converter(target, rates or {})
 
     folded: dict[tuple, list[int]] = {}
-    has_goal = Dimension.GOAL in dimensions
 
-    def key_of(values: Sequence[Any], goal_present: bool) -> tuple:
-        found = dict(zip([d for d in plain if goal_present or d is not Dimension.GOAL], values))
-        slot = values[-1] if timed else None
-        key = []
-        for dimension in dimensions:
-            if dimension is Dimension.DAY:
-                key.append(_local(slot, zone).date())
-            elif dimension is Dimension.HOUR:
-                local = _local(slot, zone)
-                key.append(local.replace(minute=0).astimezone(timezone.utc))
-            else:
-                key.append(found.get(dimension))
-        return tuple(key)
+    def key_of(values: Sequence[Any], named: Sequence[Dimension]) -> tuple:
+        found = dict(zip(named, values))
+        found.update(local.values(dimensions, values[len(named) :]))
+        return tuple(found.get(dimension) for dimension in dimensions)
 
-    for rows, width, offset, goal_present in (
-        (clicks, len(click_columns), 0, False),
-        (conversions, len(conversion_columns), _CLICK_FIGURES, has_goal),
+    for rows, width, offset, named in (
+        (clicks, len(click_columns), 0, click_plain),
+        (conversions, len(conversion_columns), _CLICK_FIGURES, plain),
     ):
         for row in rows:
-            key = key_of(row[:width], goal_present)
+            key = key_of(row[:width], named)
             sums = folded.setdefault(key, [0] * (_CLICK_FIGURES + _CONVERSION_FIGURES))
             group_currency = row[width]
             for index, value in enumerate(row[width + 1 :], start=offset):
@@ -227,11 +284,6 @@ async def report(
         values = {d: _python_value(d, v) for d, v in zip(dimensions, key)}
         rows_out.append(ReportRow(values=values, stats=_stats(target, sums)))
     return Report(rows=rows_out, totals=_stats(target, total))
-
-
-def _local(slot: int, zone: ZoneInfo) -> datetime:
-    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=int(slot) * SLOT_SECONDS)
-    return moment.astimezone(zone)
 
 
 def _python_value(dimension: Dimension, value: Any) -> Any:

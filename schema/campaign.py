@@ -123,11 +123,21 @@ class Campaign:
         return Stats.of(figures)
 
 
+async def _load(loader: Any, pk: int | None, node: Any) -> Any:
+    row = await loader.load(pk) if pk is not None else None
+    return node(row) if row is not None else None
+
+
 async def load_campaign(info: Any, campaign_id: int | None) -> Campaign | None:
-    if campaign_id is None:
-        return None
-    row = await info.context.loaders.campaign.load(campaign_id)
-    return Campaign.of(row) if row is not None else None
+    return await _load(info.context.loaders.campaign, campaign_id, Campaign.of)
+
+
+async def load_offer(info: Any, offer_id: int | None) -> Offer | None:
+    return await _load(info.context.loaders.offer, offer_id, Offer.of)
+
+
+async def load_lander(info: Any, lander_id: int | None) -> Lander | None:
+    return await _load(info.context.loaders.lander, lander_id, Lander.of)
 
 
 @strawberry.type

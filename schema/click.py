@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from graphapi import models
-from schema.campaign import Campaign, Lander, Offer, load_campaign
+from schema.campaign import Campaign, Lander, Offer, load_campaign, load_lander, load_offer
 from schema.enums import DeviceType
 from schema.ids import parse_id
 from schema.paging import Connection, page
@@ -19,16 +19,12 @@ SUBS = ("subid",) + tuple(f"sub{i}" for i in range(1, 11))
 
 
 @strawberry.type
-class Click:
-    click_id: str
-    created_at: datetime
-    ip: str | None
-    user_agent: str | None
+class Traffic:
+    """What a click tells of its visitor and source; also the dimensions of report rows."""
+
     country: str | None
-    device_type: DeviceType
     os: str | None
     browser: str | None
-    referrer: str | None
     source: str | None
     creative: str | None
     subid: str | None
@@ -42,6 +38,16 @@ class Click:
     sub8: str | None
     sub9: str | None
     sub10: str | None
+
+
+@strawberry.type
+class Click(Traffic):
+    click_id: str
+    created_at: datetime
+    ip: str | None
+    user_agent: str | None
+    device_type: DeviceType
+    referrer: str | None
     params: JSON
     is_unique: bool
     is_bot: bool
@@ -68,13 +74,11 @@ class Click:
 
     @strawberry.field
     async def offer(self, info: strawberry.Info) -> Offer | None:
-        row = await info.context.loaders.offer.load(self.offer_id) if self.offer_id else None
-        return Offer.of(row) if row is not None else None
+        return await load_offer(info, self.offer_id)
 
     @strawberry.field
     async def lander(self, info: strawberry.Info) -> Lander | None:
-        row = await info.context.loaders.lander.load(self.lander_id) if self.lander_id else None
-        return Lander.of(row) if row is not None else None
+        return await load_lander(info, self.lander_id)
 
     @strawberry.field
     async def conversions(

@@ -8,7 +8,8 @@ import strawberry
 
 from graphapi import models
 from graphapi.report import Dimension, ReportError, ReportRow as Row, report
-from schema.campaign import Campaign, Lander, Offer, load_campaign
+from schema.campaign import Campaign, Lander, Offer, load_campaign, load_lander, load_offer
+from schema.click import Traffic
 from schema.enums import DeviceType, ReportDimension
 from schema.errors import PublicError
 from schema.ids import parse_id
@@ -16,26 +17,10 @@ from schema.stats import Stats
 
 
 @strawberry.type
-class ReportRow:
+class ReportRow(Traffic):
     day: date | None
     hour: datetime | None
-    country: str | None
     device_type: DeviceType | None
-    os: str | None
-    browser: str | None
-    source: str | None
-    creative: str | None
-    subid: str | None
-    sub1: str | None
-    sub2: str | None
-    sub3: str | None
-    sub4: str | None
-    sub5: str | None
-    sub6: str | None
-    sub7: str | None
-    sub8: str | None
-    sub9: str | None
-    sub10: str | None
     goal: str | None
     stats: Stats
     campaign_id: strawberry.Private[int | None]
@@ -45,11 +30,7 @@ class ReportRow:
     @classmethod
     def of(cls, row: Row) -> ReportRow:
         values = {dimension.value: value for dimension, value in row.values.items()}
-        plain = {
-            name: values.get(name)
-            for name in cls.__annotations__
-            if name not in ("stats", "campaign_id", "offer_id", "lander_id")
-        }
+        plain = {name: values.get(name) for name in (*Traffic.__annotations__, "day", "hour", "device_type", "goal")}
         return cls(
             **plain, stats=Stats.of(row.stats), campaign_id=values.get("campaign"),
             offer_id=values.get("offer"), lander_id=values.get("lander"),
@@ -61,13 +42,11 @@ class ReportRow:
 
     @strawberry.field
     async def offer(self, info: strawberry.Info) -> Offer | None:
-        row = await info.context.loaders.offer.load(self.offer_id) if self.offer_id else None
-        return Offer.of(row) if row is not None else None
+        return await load_offer(info, self.offer_id)
 
     @strawberry.field
     async def lander(self, info: strawberry.Info) -> Lander | None:
-        row = await info.context.loaders.lander.load(self.lander_id) if self.lander_id else None
-        return Lander.of(row) if row is not None else None
+        return await load_lander(info, self.lander_id)
 
 
 @strawberry.type

@@ -112,12 +112,20 @@ class LanderPayload:
     user_errors: list[UserError]
 
 
-async def _campaign(errors: Errors, path: list[str], campaign_id: strawberry.ID) -> models.Campaign | None:
+async def _add(
+    info: strawberry.Info, model: type, campaign_id: strawberry.ID, data, checks: dict
+) -> tuple[object | None, Errors]:
+    """Add an offer or a lander to a campaign."""
+    errors = Errors()
     pk = parse_id(campaign_id)
-    campaign = await models.Campaign.get_or_none(id=pk) if pk is not None else None
-    if campaign is None:
-        errors.add(path, "no campaign with this id")
-    return campaign
+    if pk is None or not await models.Campaign.exists(id=pk):
+        errors.add(["campaignId"], "no campaign with this id")
+    fields = collect(errors, ["input"], data, checks)
+    if errors:
+        return None, errors
+    row = await model.create(campaign_id=pk, **fields)
+    await info.context.services.campaigns.changed(pk)
+    return await model.get(id=row.id), errors
 
 
 async def _update(
@@ -172,14 +180,8 @@ class CampaignMutation:
 
     @strawberry.mutation
     async def add_offer(self, info: strawberry.Info, campaign_id: strawberry.ID, input: OfferInput) -> OfferPayload:
-        errors = Errors()
-        campaign = await _campaign(errors, ["campaignId"], campaign_id)
-        fields = collect(errors, ["input"], input, OFFER_CHECKS)
-        if errors:
-            return OfferPayload(offer=None, user_errors=errors)
-        row = await models.Offer.create(campaign_id=campaign.id, **fields)
-        await info.context.services.campaigns.changed(campaign.id)
-        return OfferPayload(offer=Offer.of(await models.Offer.get(id=row.id)), user_errors=[])
+        row, errors = await _add(info, models.Offer, campaign_id, input, OFFER_CHECKS)
+        return OfferPayload(offer=row and Offer.of(row), user_errors=errors)
 
     @strawberry.mutation
     async def update_offer(self, info: strawberry.Info, input: UpdateOfferInput) -> OfferPayload:
@@ -190,14 +192,8 @@ class CampaignMutation:
     async def add_lander(
         self, info: strawberry.Info, campaign_id: strawberry.ID, input: LanderInput
     ) -> LanderPayload:
-        errors = Errors()
-        campaign = await _campaign(errors, ["campaignId"], campaign_id)
-        fields = collect(errors, ["input"], input, LANDER_CHECKS)
-        if errors:
-            return LanderPayload(lander=None, user_errors=errors)
-        row = await models.Lander.create(campaign_id=campaign.id, **fields)
-        await info.context.services.campaigns.changed(campaign.id)
-        return LanderPayload(lander=Lander.of(await models.Lander.get(id=row.id)), user_errors=[])
+        row, errors = await _add(info, models.Lander, campaign_id, input, LANDER_CHECKS)
+        return LanderPayload(lander=row and Lander.of(row), user_errors=errors)
 
     @strawberry.mutation
     async def update_lander(self, info: strawberry.Info, input: UpdateLanderInput) -> LanderPayload:
