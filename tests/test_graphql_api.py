@@ -281,3 +281,63 @@ async def test_time_filters_on_lists(client, key, services):
         all: clicks(until: "2026-01-05T00:00:00+02:00") { edges { cursor } } }""")
     assert [e["node"]["createdAt"] for e in data["clicks"]["edges"]] == ["2026-01-03T00:00:00+00:00"]
     assert len(data["all"]["edges"]) == 2
+
+
+async def test_conversions_postbacks_and_rule_events_lists(client, key, services):
+    from graphapi import models
+
+    campaign = await make_campaign(services)
+    other = await make_campaign(services)
+    clicks = await insert_clicks(services.db, campaign.id, [{}, {}, {}])
+    approved = await insert_conversion(services.db, clicks[0], payout=Decimal("1"))
+    pending = await insert_conversion(services.db, clicks[1], status="pending")
+    (other_click,) = await insert_clicks(services.db, other.id, [{}])
+    await insert_conversion(services.db, other_click)
+    now = datetime.now(timezone.utc)
+    await models.Postback.create(received_at=now, outcome="created", click_id="abc", params={"payout": "1"},
+                                 remote_addr="198.51.100.1", conversion_id=approved)  # fmt: skip
+    await models.Postback.create(received_at=now, outcome="unknown_click", message="no such click", params={})
+    await models.RuleEvent.create(plugin="pause", campaign=campaign, conversion_id=pending, action="pause_campaign",
+                                  detail={"roi": -90}, outcome="applied")  # fmt: skip
+    await models.RuleEvent.create(plugin="notify", campaign=other, action="send_webhook", outcome="failed", message="timeout")
+    data = await gql(client, key, """query($c: ID) {
+        conversions(campaignId: $c) { edges { node { id status } } }
+        pending: conversions(status: PENDING) { edges { node { id } } }
+        postbacks { edges { node { outcome clickId params remoteAddr message conversion { id } } } }
+        unknown: postbacks(outcome: UNKNOWN_CLICK) { edges { node { message conversion { id } } } }
+        ruleEvents(campaignId: $c) { edges { node { plugin action detail outcome campaign { id } conversion { id } } } }
+        all: ruleEvents { edges { node { outcome message } } }
+        rulePlugins { name } }""", c=str(campaign.id))  # fmt: skip
+    assert [e["node"] for e in data["conversions"]["edges"]] == [
+        {"id": str(pending), "status": "PENDING"}, {"id": str(approved), "status": "APPROVED"}
+    ]
+    assert [e["node"]["id"] for e in data["pending"]["edges"]] == [str(pending)]
+    assert [e["node"]["outcome"] for e in data["postbacks"]["edges"]] == ["UNKNOWN_CLICK", "CREATED"]
+    assert data["postbacks"]["edges"][1]["node"] == {
+        "outcome": "CREATED", "clickId": "abc", "params": {"payout": "1"}, "remoteAddr": "198.51.100.1",
+        "message": None, "conversion": {"id": str(approved)},
+    }  # fmt: skip
+    assert data["unknown"]["edges"] == [{"node": {"message": "no such click", "conversion": None}}]
+    assert [e["node"] for e in data["ruleEvents"]["edges"]] == [{
+        "plugin": "pause", "action": "pause_campaign", "detail": {"roi": -90}, "outcome": "APPLIED",
+        "campaign": {"id": str(campaign.id)}, "conversion": {"id": str(pending)},
+    }]  # fmt: skip
+    assert [e["node"] for e in data["all"]["edges"]] == [
+        {"outcome": "FAILED", "message": "timeout"}, {"outcome": "APPLIED", "message": None}
+    ]
+    assert data["rulePlugins"] == []
+
+
+async def test_campaigns_list_pages_and_filters_by_status(client, key, services):
+    from graphapi.models import CampaignStatus
+
+    made = [await make_campaign(services, name=f"c{i}") for i in range(5)]
+    await make_campaign(services, name="paused", status=CampaignStatus.PAUSED)
+    data = await gql(client, key, "{ campaigns(first: 2, status: ACTIVE) { edges { node { name } } pageInfo { hasNextPage endCursor } } }")
+    assert [e["node"]["name"] for e in data["campaigns"]["edges"]] == ["c4", "c3"]
+    after = data["campaigns"]["pageInfo"]["endCursor"]
+    data = await gql(client, key, 'query($a: String) { campaigns(first: 10, status: ACTIVE, after: $a) { edges { node { name } } pageInfo { hasNextPage } } }', a=after)
+    assert [e["node"]["name"] for e in data["campaigns"]["edges"]] == ["c2", "c1", "c0"]
+    assert data["campaigns"]["pageInfo"]["hasNextPage"] is False and len(made) == 5
+    data = await gql(client, key, "{ campaigns(status: PAUSED) { edges { node { name status } } } }")
+    assert data["campaigns"]["edges"] == [{"node": {"name": "paused", "status": "PAUSED"}}]
