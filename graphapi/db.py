@@ -58,6 +58,17 @@ class Transaction:
         self._connection = connection
         self._postgres = postgres
 
+    @property
+    def postgres(self) -> bool:
+        return self._postgres
+
+    async def execute_native(self, sql: str, params: Sequence[Any]) -> None:
+        """A statement in the database's own placeholder style (`$1` on PostgreSQL)."""
+        if self._postgres:
+            await self._connection.execute(sql, *params)
+        else:
+            await self._connection.execute(sql, params)
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         if self._postgres:
             await self._connection.execute(_numbered(sql), *params)
@@ -94,6 +105,9 @@ class Database:
         self.context = TortoiseContext()
         with self.context:
             await self.context.init(config=tortoise_config(self.url), _enable_global_fallback=True)
+        # Connect now: at start-up an unreachable database should fail loudly, and
+        # a lazy connect inside a background task that gets cancelled would leak it.
+        await self.fetch("SELECT 1")
 
     async def close(self) -> None:
         if self.context is not None:

@@ -124,8 +124,8 @@ class Click(Model):
     lander_clicked_at = fields.DatetimeField(null=True)
     ip = fields.CharField(max_length=45, null=True)
     user_agent = fields.TextField(null=True)
-    # A hash of IP and user agent: what "the same visitor" means for uniqueness.
-    visitor = fields.CharField(max_length=32)
+    # A 64-bit hash of IP and user agent: "the same visitor" for uniqueness.
+    visitor = fields.BigIntField()
     country = fields.CharField(max_length=2, null=True)
     device_type = fields.CharEnumField(DeviceType, max_length=16)
     os = fields.CharField(max_length=64, null=True)

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
+import logging
 import random
-import time
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 from itertools import accumulate
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from graphapi.models import Campaign, CampaignStatus, CostModel
 
+log = logging.getLogger(__name__)
+
 CHANNEL = "graphapi_campaign"
-# A cached campaign is re-read after this long even without a change notice:
-# the bound on staleness where notices cannot reach (several processes on one
-# SQLite file) or were missed (a dropped LISTEN connection).
-TTL_SECONDS = 10.0
-# Unknown campaign ids are cached too (a flood of them must not reach the
-# database), in a bounded LRU.
+# How often every process looks for campaign changes made elsewhere.
+POLL_SECONDS = 1.0
 MAX_UNKNOWN = 10_000
 
 MACROS = (
@@ -72,7 +73,6 @@ class CampaignRoute:
     blacklist: frozenset[str]
     offers: Rotation
     landers: Rotation
-    loaded_at: float
 
     def click_cost(self, dynamic_cost: Decimal | None) -> Decimal:
         if self.cost_model is CostModel.CPC:
@@ -107,41 +107,46 @@ async def load_route(campaign_id: int) -> CampaignRoute | None:
         landers=Rotation(
             [(Target(lp.id, lp.url), lp.weight) for lp in campaign.landers if lp.active]
         ),
-        loaded_at=time.monotonic(),
     )
 
 
 class CampaignCache:
-    """Campaign routes in memory; `changed()` drops one here and, on
-    PostgreSQL, in every other process (NOTIFY)."""
+    """Campaign routes in memory, kept fresh across processes.
+
+    `changed()` drops a campaign here at once, tells other PostgreSQL
+    processes by NOTIFY, and touches the campaign's `updated_at`; every process
+    also polls `MAX(updated_at)` each second, which covers several processes
+    on one SQLite file and any notice a dropped LISTEN connection missed.
+    """
 
     def __init__(self, database) -> None:
         self._db = database
         self._routes: dict[int, CampaignRoute] = {}
-        self._unknown: OrderedDict[int, float] = OrderedDict()
-        self._listen_task: asyncio.Task | None = None
+        # Unknown ids are remembered too, so a flood of them never reaches the
+        # database; bounded, oldest out first.
+        self._unknown: OrderedDict[int, None] = OrderedDict()
+        # Bumped by every forget(), so a load that raced a change is not kept.
+        self._generation = 0
+        self._tasks: list[asyncio.Task] = []
 
     async def get(self, campaign_id: int) -> CampaignRoute | None:
-        now = time.monotonic()
         route = self._routes.get(campaign_id)
-        if route is not None and now - route.loaded_at < TTL_SECONDS:
+        if route is not None or campaign_id in self._unknown:
             return route
-        seen = self._unknown.get(campaign_id)
-        if seen is not None and now - seen < TTL_SECONDS:
-            return None
+        generation = self._generation
         route = await load_route(campaign_id)
+        if generation != self._generation:
+            return route
         if route is None:
-            self._routes.pop(campaign_id, None)
-            self._unknown[campaign_id] = now
-            self._unknown.move_to_end(campaign_id)
-            while len(self._unknown) > MAX_UNKNOWN:
+            self._unknown[campaign_id] = None
+            if len(self._unknown) > MAX_UNKNOWN:
                 self._unknown.popitem(last=False)
         else:
-            self._unknown.pop(campaign_id, None)
             self._routes[campaign_id] = route
         return route
 
     def forget(self, campaign_id: int | None = None) -> None:
+        self._generation += 1
         if campaign_id is None:
             self._routes.clear()
             self._unknown.clear()
@@ -152,26 +157,68 @@ class CampaignCache:
     async def changed(self, campaign_id: int) -> None:
         """Call after committing any change to a campaign, its offers or landers."""
         self.forget(campaign_id)
-        if self._db.postgres:
-            await self._db.fetch("SELECT pg_notify(?, ?)", (CHANNEL, str(campaign_id)))
+        async with self._db.write() as tx:
+            await tx.execute(
+                "UPDATE campaign SET updated_at = ? WHERE id = ?",
+                (datetime.now(timezone.utc), campaign_id),
+            )
+            if self._db.postgres:
+                await tx.execute("SELECT pg_notify(?, ?)", (CHANNEL, str(campaign_id)))
 
     async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._poll(), name="campaign-poll"))
         if self._db.postgres:
             # Whatever changed while we were not listening is unknown: forget all.
-            self._listen_task = asyncio.create_task(
-                self._db.listen(CHANNEL, self._on_notice, on_connect=self.forget)
+            self._tasks.append(
+                asyncio.create_task(
+                    self._db.listen(CHANNEL, self._on_notice, on_connect=self.forget),
+                    name="campaign-listen",
+                )
             )
 
     async def stop(self) -> None:
-        if self._listen_task is not None:
-            self._listen_task.cancel()
-            try:
-                await self._listen_task
-            except asyncio.CancelledError:
-                pass
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _on_notice(self, payload: str) -> None:
         self.forget(int(payload) if payload.isdigit() else None)
+
+    async def _poll(self) -> None:
+        last = None
+        while True:
+            try:
+                latest = (await self._db.fetch("SELECT MAX(updated_at) FROM campaign"))[0][0]
+            except Exception:
+                log.warning("campaign change poll failed", exc_info=True)
+                latest = None
+            if latest != last:
+                if last is not None:
+                    self.forget()
+                last = latest
+            await asyncio.sleep(POLL_SECONDS)
+
+
+_MACRO = re.compile(r"\{(" + "|".join(MACROS) + r")\}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile(template: str) -> tuple[str, ...]:
+    """A URL template as alternating literal text and macro names, with the
+    literal parts already percent-encoded and `{click_id}` added to the query
+    when the template has none.
+
+    Stored URLs are compiled once, not parsed on every click.
+    """
+    url = template
+    if "{click_id}" not in template:
+        scheme, netloc, path, query, fragment = urlsplit(template)
+        query = f"{query}&click_id={{click_id}}" if query else "click_id={click_id}"
+        url = urlunsplit((scheme, netloc, path, query, fragment))
+    parts = _MACRO.split(url)
+    for index in range(0, len(parts), 2):
+        parts[index] = quote(parts[index], safe=_URL_SAFE)
+    return tuple(parts)
 
 
 def destination(template: str, values: dict[str, str | None]) -> str:
@@ -181,13 +228,7 @@ def destination(template: str, values: dict[str, str | None]) -> str:
     Values are percent-encoded with nothing left safe, so no value can add a
     path, a host, a query separator or a header line.
     """
-    url = template
-    for name in MACROS:
-        token = "{" + name + "}"
-        if token in url:
-            url = url.replace(token, quote(values.get(name) or "", safe=""))
-    if "{click_id}" not in template:
-        scheme, netloc, path, query, fragment = urlsplit(url)
-        extra = "click_id=" + quote(values.get("click_id") or "", safe="")
-        url = urlunsplit((scheme, netloc, path, f"{query}&{extra}" if query else extra, fragment))
-    return quote(url, safe=_URL_SAFE)
+    out = list(_compile(template))
+    for index in range(1, len(out), 2):
+        out[index] = quote(values.get(out[index]) or "", safe="")
+    return "".join(out)

@@ -34,24 +34,51 @@ def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
     return address
 
 
-def client_ip(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str | None:
+class ClientAddress:
     """The visitor's address: the TCP peer, or for a trusted proxy the last
-    untrusted hop of X-Forwarded-For (hops further left are the client's to forge)."""
-    address = _parse_ip(peer) if peer else None
-    if address is None or not forwarded_for or not _is_trusted(address, trusted):
-        return str(address) if address else None
-    for hop in reversed(forwarded_for.split(",")):
-        hop_address = _parse_ip(hop)
-        if hop_address is None:
-            break
-        address = hop_address
-        if not _is_trusted(hop_address, trusted):
-            break
-    return str(address)
+    untrusted hop of X-Forwarded-For (hops further left are the client's to forge).
+    """
 
+    def __init__(self, trusted: Sequence[Network]) -> None:
+        self._trusted = tuple(trusted)
+        # Peers and forwarded chains repeat: parse each once (bounded caches).
+        self._peers: dict[str, tuple[str | None, bool]] = {}
+        self._forwarded: dict[tuple[str, str], str] = {}
 
-def _is_trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: Sequence[Network]) -> bool:
-    return any(address in network for network in trusted)
+    def __call__(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        if not peer:
+            return None
+        known = self._peers.get(peer)
+        if known is None:
+            if len(self._peers) >= 10_000:
+                self._peers.clear()
+            address = _parse_ip(peer)
+            known = self._peers[peer] = (
+                (str(address), self._is_trusted(address)) if address else (None, False)
+            )
+        address_text, trusted = known
+        if not trusted or not forwarded_for:
+            return address_text
+        key = (address_text, forwarded_for)
+        resolved = self._forwarded.get(key)
+        if resolved is None:
+            if len(self._forwarded) >= 100_000:
+                self._forwarded.clear()
+            resolved = self._forwarded[key] = self._last_untrusted(forwarded_for, address_text)
+        return resolved
+
+    def _last_untrusted(self, forwarded_for: str, address_text: str) -> str:
+        for hop in reversed(forwarded_for.split(",")):
+            hop_address = _parse_ip(hop)
+            if hop_address is None:
+                break
+            address_text = str(hop_address)
+            if not self._is_trusted(hop_address):
+                break
+        return address_text
+
+    def _is_trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in network for network in self._trusted)
 
 
 def country(ip: str | None) -> str | None:
@@ -100,6 +127,9 @@ def _known(family: str | None) -> str | None:
     return None if not family or family == "Other" else family[:64]
 
 
-def visitor_key(ip: str | None, user_agent: str) -> str:
-    """What makes two clicks "the same visitor" for uniqueness: IP and user agent."""
-    return hashlib.blake2b(f"{ip}\n{user_agent}".encode(), digest_size=16).hexdigest()
+def visitor_key(ip: str | None, user_agent: str) -> int:
+    """What makes two clicks "the same visitor" for uniqueness: IP and user agent,
+    hashed to 64 bits (a small index; collisions within one campaign are
+    vanishingly rare)."""
+    digest = hashlib.blake2b(f"{ip}\n{user_agent}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

@@ -15,7 +15,7 @@ from graphapi.money import to_micros
 
 CLICK_DEFAULTS: dict[str, Any] = {
     "offer_id": None, "lander_id": None, "route": "offer", "lander_clicked_at": None,
-    "ip": "203.0.113.9", "user_agent": "Mozilla/5.0", "visitor": "v", "country": None,
+    "ip": "203.0.113.9", "user_agent": "Mozilla/5.0", "visitor": 1, "country": None,
     "device_type": "desktop", "os": "Linux", "browser": "Firefox", "referrer": None,
     "source": None, "creative": None, "subid": None,
     **{f"sub{i}": None for i in range(1, 11)},

@@ -53,7 +53,8 @@ class Server:
         raise RuntimeError(f"graphapi serve did not start: {self.output()}")
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return Path(self.log.name).read_text(errors="replace")[-4000:]
 
     def kill(self) -> None:

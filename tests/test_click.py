@@ -421,3 +421,15 @@ async def test_healthz(client):
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+async def test_simultaneous_clicks_of_one_visitor_count_one_unique(client, services):
+    import asyncio
+
+    campaign = await make_campaign(services)
+    responses = await asyncio.gather(
+        *(client.get(f"/click?campaign_id={campaign.id}", headers={"user-agent": CHROME}) for _ in range(30))
+    )
+    assert all(r.status_code == 302 for r in responses)
+    assert await Click.filter(campaign_id=campaign.id).count() == 30
+    assert await Click.filter(campaign_id=campaign.id, is_unique=True).count() == 1

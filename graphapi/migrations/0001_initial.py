@@ -86,7 +86,7 @@ class Migration(migrations.Migration):
                 ('lander_clicked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('ip', fields.CharField(null=True, max_length=45)),
                 ('user_agent', fields.TextField(null=True, unique=False)),
-                ('visitor', fields.CharField(max_length=32)),
+                ('visitor', fields.BigIntField()),
                 ('country', fields.CharField(null=True, max_length=2)),
                 ('device_type', fields.CharEnumField(description='DESKTOP: desktop\nMOBILE: mobile\nTABLET: tablet\nBOT: bot\nOTHER: other', enum_type=DeviceType, max_length=16)),
                 ('os', fields.CharField(null=True, max_length=64)),
