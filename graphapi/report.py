@@ -68,14 +68,12 @@ TIME_DIMENSIONS = (Dimension.DAY, Dimension.HOUR)
 # The column of each non-time dimension on clicks (k) and on conversions (v,
 # joined to their click). Clicks have no goal: their rows carry goal null.
 _COLUMNS: dict[Dimension, tuple[str | None, str]] = {
+    **{d: (f"k.{d.value}", f"k.{d.value}") for d in Dimension if d not in TIME_DIMENSIONS},
     Dimension.CAMPAIGN: ("k.campaign_id", "v.campaign_id"),
     Dimension.OFFER: ("k.offer_id", "k.offer_id"),
     Dimension.LANDER: ("k.lander_id", "k.lander_id"),
     Dimension.GOAL: (None, "v.goal"),
 }
-for _dimension in Dimension:
-    if _dimension not in TIME_DIMENSIONS and _dimension not in _COLUMNS:
-        _COLUMNS[_dimension] = (f"k.{_dimension.value}", f"k.{_dimension.value}")
 
 # Sums per group, in this order (money in micro-units).
 _CLICK_FIGURES = 6  # clicks, unique, bots, lander clicks, cost, clicks sent to a lander

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,6 +14,9 @@ from schema.campaign import Campaign, Lander, Offer, load_campaign, load_lander,
 from schema.enums import DeviceType
 from schema.ids import parse_id
 from schema.paging import Connection, page
+
+if TYPE_CHECKING:
+    from schema.conversion import Conversion
 
 SUBS = ("subid",) + tuple(f"sub{i}" for i in range(1, 11))
 

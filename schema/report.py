@@ -7,7 +7,8 @@ from datetime import date, datetime
 import strawberry
 
 from graphapi import models
-from graphapi.report import Dimension, ReportError, ReportRow as Row, report
+from graphapi.report import Dimension, ReportError, report
+from graphapi.report import ReportRow as Row
 from schema.campaign import Campaign, Lander, Offer, load_campaign, load_lander, load_offer
 from schema.click import Traffic
 from schema.enums import DeviceType, ReportDimension
