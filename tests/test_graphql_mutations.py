@@ -85,6 +85,8 @@ BAD_CAMPAIGNS = [
     ({"offers": [{"name": "a", "url": "https:///nohost"}]}, ["input", "offers", "0", "url"], "host"),
     ({"offers": [{"name": "a", "url": "https://user:pw@offer.test/"}]}, ["input", "offers", "0", "url"], "credentials"),
     ({"offers": [{"name": "a", "url": "https://offer.test/a b"}]}, ["input", "offers", "0", "url"], "spaces"),
+    ({"offers": [{"name": "a", "url": "https://{sub1}/x"}]}, ["input", "offers", "0", "url"], "not in the host"),
+    ({"offers": [{"name": "a", "url": "https://a.{source}.test/"}]}, ["input", "offers", "0", "url"], "not in the host"),
     ({"offers": [{"name": "a", "url": "https://offer.test/", "weight": -1}]}, ["input", "offers", "0", "weight"], ">= 0"),
     ({"offers": [{"name": "a", "url": "https://offer.test/", "payout": "-5"}]}, ["input", "offers", "0", "payout"], ">= 0"),
     ({"offers": [{"name": "", "url": "https://offer.test/"}]}, ["input", "offers", "0", "name"], "empty"),
