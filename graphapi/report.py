@@ -241,9 +241,12 @@ async def report(
     )  # fmt: skip
     scope, scope_params = _scope(campaign_ids, "v.campaign_id")
     window, window_params = time_window("v.created_at", since, until)
+    # Conversions reach their click only for the click's dimensions.
+    joined = any(column.startswith("k.") for column in conversion_columns)
     conversions = await _groups(
         db, conversion_columns,
-        "conversion v JOIN click k ON k.id = v.click_id JOIN campaign c ON c.id = v.campaign_id",
+        "conversion v " + ("JOIN click k ON k.id = v.click_id " if joined else "")
+        + "JOIN campaign c ON c.id = v.campaign_id",
         CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params,
     )  # fmt: skip
 
