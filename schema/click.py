@@ -23,8 +23,10 @@ SUBS = ("subid",) + tuple(f"sub{i}" for i in range(1, 11))
 
 @strawberry.type
 class Traffic:
-    """What a click tells of its visitor and source; also the dimensions of report rows."""
+    """What a click tells of its route, visitor and source; also the dimensions of report rows."""
 
+    offer_id: strawberry.Private[int | None]
+    lander_id: strawberry.Private[int | None]
     country: str | None
     os: str | None
     browser: str | None
@@ -42,6 +44,14 @@ class Traffic:
     sub9: str | None
     sub10: str | None
 
+    @strawberry.field
+    async def offer(self, info: strawberry.Info) -> Offer | None:
+        return await load_offer(info, self.offer_id)
+
+    @strawberry.field
+    async def lander(self, info: strawberry.Info) -> Lander | None:
+        return await load_lander(info, self.lander_id)
+
 
 @strawberry.type
 class Click(Traffic):
@@ -57,8 +67,6 @@ class Click(Traffic):
     cost: Decimal
     pk: strawberry.Private[int]
     campaign_id: strawberry.Private[int]
-    offer_id: strawberry.Private[int | None]
-    lander_id: strawberry.Private[int | None]
 
     @classmethod
     def of(cls, row: models.Click) -> Click:
@@ -74,14 +82,6 @@ class Click(Traffic):
     @strawberry.field
     async def campaign(self, info: strawberry.Info) -> Campaign:
         return await load_campaign(info, self.campaign_id)
-
-    @strawberry.field
-    async def offer(self, info: strawberry.Info) -> Offer | None:
-        return await load_offer(info, self.offer_id)
-
-    @strawberry.field
-    async def lander(self, info: strawberry.Info) -> Lander | None:
-        return await load_lander(info, self.lander_id)
 
     @strawberry.field
     async def conversions(
