@@ -4,7 +4,10 @@ and the click path seeing changes at once."""
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
+
+import httpx
 
 import pytest
 
@@ -12,6 +15,7 @@ from graphapi import models
 from tests.conftest import make_campaign
 from tests.gql import gql, gql_raw, new_api_key
 from tests.seeding import insert_clicks, insert_conversion
+from tests.serving import Server
 
 CAMPAIGN = "campaign { id name status currency costModel costValue dailyBudget fallbackUrl trafficSource " \
     "sourceWhitelist sourceBlacklist offers { name url weight payout active } landers { name url weight active } }"
@@ -307,3 +311,26 @@ async def test_set_conversion_status_of_an_unknown_conversion(client, key, servi
         assert data["setConversionStatus"] == {
             "conversion": None, "userErrors": [{"field": ["id"], "message": "no conversion with this id"}]
         }
+
+
+async def test_a_change_reaches_the_click_path_of_another_process(client, key, services, database_url, tmp_path):
+    campaign = await make_campaign(services, offers=(("https://before.test/", 1),))
+    offer = await models.Offer.get(campaign_id=campaign.id)
+    server = await asyncio.to_thread(Server, database_url, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as other:
+            first = await other.get(f"/click?campaign_id={campaign.id}")
+            assert first.headers["location"].startswith("https://before.test/")
+            data = await gql(client, key, UPDATE_OFFER, input={"id": str(offer.id), "url": "https://after.test/"})
+            assert data["updateOffer"]["userErrors"] == []
+            changed_at = time.monotonic()
+            # PostgreSQL tells the other process at once (NOTIFY); a shared
+            # SQLite file is polled each second.
+            while True:
+                location = (await other.get(f"/click?campaign_id={campaign.id}")).headers["location"]
+                if location.startswith("https://after.test/"):
+                    break
+                assert time.monotonic() - changed_at < (0.5 if services.db.postgres else 2.5)
+                await asyncio.sleep(0.02)
+    finally:
+        await asyncio.to_thread(server.stop)
