@@ -76,6 +76,8 @@ async def test_minimal_campaign_takes_the_defaults(client, key, services):
 BAD_CAMPAIGNS = [
     ({"name": "  "}, ["input", "name"], "must not be empty"),
     ({"name": "x" * 256}, ["input", "name"], "at most 255"),
+    ({"trafficSource": "x" * 256}, ["input", "trafficSource"], "at most 255"),
+    ({"costValue": "1000000000000"}, ["input", "costValue"], "less than"),
     ({"currency": "XYZ"}, ["input", "currency"], "ISO-4217"),
     ({"currency": None}, ["input", "currency"], "ISO-4217"),
     ({"costValue": "-1"}, ["input", "costValue"], ">= 0"),
@@ -92,6 +94,8 @@ BAD_CAMPAIGNS = [
     ({"offers": [{"name": "a", "url": "https://{sub1}/x"}]}, ["input", "offers", "0", "url"], "not in the host"),
     ({"offers": [{"name": "a", "url": "https://a.{source}.test/"}]}, ["input", "offers", "0", "url"], "not in the host"),
     ({"offers": [{"name": "a", "url": "https://offer.test/", "weight": -1}]}, ["input", "offers", "0", "weight"], ">= 0"),
+    ({"offers": [{"name": "a", "url": "https://offer.test/", "weight": 10**6 + 1}]}, ["input", "offers", "0", "weight"], "at most"),
+    ({"offers": [{"name": "a", "url": "https://offer.test/" + "x" * 4096}]}, ["input", "offers", "0", "url"], "at most 4096"),
     ({"offers": [{"name": "a", "url": "https://offer.test/", "payout": "-5"}]}, ["input", "offers", "0", "payout"], ">= 0"),
     ({"offers": [{"name": "", "url": "https://offer.test/"}]}, ["input", "offers", "0", "name"], "empty"),
     ({"landers": [{"name": "l", "url": "ftp://lander.test/"}]}, ["input", "landers", "0", "url"], "http"),
@@ -151,6 +155,8 @@ async def test_update_campaign_reaches_the_click_path_at_once(client, key, servi
     ({"fallbackUrl": "javascript://x"}, ["input", "fallbackUrl"], "http"),
     ({"sourceWhitelist": ["ok", ""]}, ["input", "sourceWhitelist", "1"], "empty"),
     ({"sourceBlacklist": None}, ["input", "sourceBlacklist"], "null"),
+    ({"sourceBlacklist": ["s"] * 10_001}, ["input", "sourceBlacklist"], "at most 10000"),
+    ({"trafficSource": "y" * 300}, ["input", "trafficSource"], "at most 255"),
 ])  # fmt: skip
 async def test_update_campaign_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services, name="before")
