@@ -8,7 +8,6 @@ import time
 from decimal import Decimal
 
 import httpx
-
 import pytest
 
 from graphapi import models
