@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timezone
 
 from graphapi.db import Database
 from graphapi.models import ApiKey
@@ -25,3 +26,19 @@ async def create_key(database_url: str, name: str) -> str:
     finally:
         await db.close()
     return key
+
+
+async def is_valid(key: str) -> bool:
+    """Whether `key` is a key that exists and was not revoked (looked up each
+    time, so a revocation holds at once in every process)."""
+    return await ApiKey.filter(key_hash=hash_key(key), revoked_at=None).exists()
+
+
+async def revoke_keys(database_url: str, name: str) -> int:
+    """Revoke every live key named `name`; how many there were."""
+    db = Database(database_url)
+    await db.open()
+    try:
+        return await ApiKey.filter(name=name, revoked_at=None).update(revoked_at=datetime.now(timezone.utc))
+    finally:
+        await db.close()

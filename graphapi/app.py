@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_click_throughs, write_clicks
 from graphapi.conversions import ConversionWriter
 from graphapi.currency import Rates
 from graphapi.db import Database
+from graphapi.graphql_endpoint import GraphQLEndpoint
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
 from graphapi.plugins import Plugins
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.campaigns.stop()
             await services.db.close()
 
+    graphql = GraphQLEndpoint(services)
     app = TrackerApp(
         hot_paths={
             "/click": hot_path(ClickEndpoint(services)),
@@ -118,6 +120,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/postback", PostbackEndpoint(services), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
     )

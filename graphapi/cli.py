@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from graphapi.settings import SettingsError, load_settings
 
@@ -62,6 +63,23 @@ def create_api_key(args: argparse.Namespace) -> None:
     print(key)
 
 
+def revoke_api_key(args: argparse.Namespace) -> None:
+    from graphapi.api_keys import revoke_keys
+
+    settings = _settings()
+    _migrate(settings)
+    count = asyncio.run(revoke_keys(settings.database_url, args.name))
+    if not count:
+        sys.exit(f"graphapi: no live API key named {args.name!r}")
+    print(f"revoked {count} API key(s) named {args.name!r}")
+
+
+def export_schema(args: argparse.Namespace) -> None:
+    import schema
+
+    print(f"wrote {schema.export(args.output) if args.output else schema.export()}")
+
+
 def plugins(args: argparse.Namespace) -> None:
     from graphapi.plugins import Plugins
 
@@ -94,6 +112,14 @@ def main(argv: list[str] | None = None) -> None:
     p = commands.add_parser("create-api-key", help="create an API key and print it")
     p.add_argument("name")
     p.set_defaults(func=create_api_key)
+
+    p = commands.add_parser("revoke-api-key", help="revoke the API keys of that name")
+    p.add_argument("name")
+    p.set_defaults(func=revoke_api_key)
+
+    p = commands.add_parser("export-schema", help="write the GraphQL SDL (schema/schema.graphql)")
+    p.add_argument("--output", type=Path, default=None)
+    p.set_defaults(func=export_schema)
 
     p = commands.add_parser("plugins", help="list the loaded plugins")
     p.set_defaults(func=plugins)

@@ -12,22 +12,23 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from graphapi.db import Database
-from graphapi.money import from_micros
+from graphapi.money import from_micros, to_micros
 
+# Columns are qualified (k = click, v = conversion) so that reports can join.
 CLICK_SUMS = (
-    "SUM(CASE WHEN is_bot THEN 0 ELSE 1 END), "
-    "SUM(CASE WHEN is_bot OR NOT is_unique THEN 0 ELSE 1 END), "
-    "SUM(CASE WHEN is_bot THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN is_bot OR lander_clicked_at IS NULL THEN 0 ELSE 1 END), "
-    "SUM(cost)"
+    "SUM(CASE WHEN k.is_bot THEN 0 ELSE 1 END), "
+    "SUM(CASE WHEN k.is_bot OR NOT k.is_unique THEN 0 ELSE 1 END), "
+    "SUM(CASE WHEN k.is_bot THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN k.is_bot OR k.lander_clicked_at IS NULL THEN 0 ELSE 1 END), "
+    "SUM(k.cost)"
 )
 CONVERSION_SUMS = (
-    "SUM(CASE WHEN status = 'approved' THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN status = 'approved' THEN payout ELSE 0 END), "
-    "SUM(CASE WHEN status = 'pending' THEN payout ELSE 0 END), "
-    "SUM(CASE WHEN status = 'approved' THEN cost ELSE 0 END)"
+    "SUM(CASE WHEN v.status = 'approved' THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN v.status = 'rejected' THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN v.status = 'approved' THEN v.payout ELSE 0 END), "
+    "SUM(CASE WHEN v.status = 'pending' THEN v.payout ELSE 0 END), "
+    "SUM(CASE WHEN v.status = 'approved' THEN v.cost ELSE 0 END)"
 )
 
 
@@ -87,7 +88,8 @@ class Stats:
 
 
 def _money(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.000001")).normalize() if value else Decimal("0.00")
+    """Rounded to the micro-unit, printed like stored money ("7.50", "0.1075")."""
+    return from_micros(to_micros(value))
 
 
 def _utc(moment: datetime) -> datetime:
@@ -96,7 +98,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _window(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list]:
+def time_window(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list]:
     sql, params = "", []
     if since is not None:
         sql += f" AND {column} >= ?"
@@ -116,21 +118,23 @@ async def campaign_stats(
     source: str | None = None,
 ) -> Stats:
     """The campaign's figures; with `source`, those of its traffic from that source."""
-    window, window_params = _window("created_at", since, until)
+    window, window_params = time_window("k.created_at", since, until)
     click_filter, conversion_filter, source_params = "", "", []
     if source is not None:
-        click_filter = " AND source = ?"
-        conversion_filter = " AND click_id IN (SELECT id FROM click WHERE campaign_id = ? AND source = ?)"
+        click_filter = " AND k.source = ?"
+        conversion_filter = " AND v.click_id IN (SELECT id FROM click WHERE campaign_id = ? AND source = ?)"
         source_params = [source]
     clicks = (
         await db.fetch(
-            f"SELECT {CLICK_SUMS} FROM click WHERE campaign_id = ? AND route <> 'fallback'{click_filter}{window}",
+            f"SELECT {CLICK_SUMS} FROM click k "
+            f"WHERE k.campaign_id = ? AND k.route <> 'fallback'{click_filter}{window}",
             [campaign_id, *source_params, *window_params],
         )
     )[0]
+    window, window_params = time_window("v.created_at", since, until)
     conversions = (
         await db.fetch(
-            f"SELECT {CONVERSION_SUMS} FROM conversion WHERE campaign_id = ?{conversion_filter}{window}",
+            f"SELECT {CONVERSION_SUMS} FROM conversion v WHERE v.campaign_id = ?{conversion_filter}{window}",
             [campaign_id, *([campaign_id, source] if source is not None else []), *window_params],
         )
     )[0]

@@ -1,0 +1,326 @@
+"""Reports: the figures of `graphapi.stats`, grouped by any list of dimensions,
+computed in the database.
+
+One GROUP BY query over clicks (by click time) and one over conversions (by
+conversion time, with the dimensions of their click) return sums per group;
+Python merges the two and converts currencies, which is bounded by the number
+of groups, never by the number of rows.
+
+Local days and hours: SQLite knows no IANA time zones, so the zone's UTC
+offsets over the report's period are worked out in Python (zoneinfo) and
+handed to SQL as a CASE on the row's time (a handful of branches: one per
+daylight-saving change in the period). Both databases then bucket
+`time + offset`. An hour is grouped with its offset too, so the hour that
+repeats when clocks go back stays two hours, each reported as its UTC start.
+
+Currencies: every group carries its campaign's currency; when a report spans
+several, money is converted into the reporting currency per group before the
+rows and the totals are summed, so rows always add up to the totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from graphapi.currency import Rates
+from graphapi.db import Database
+from graphapi.models import DeviceType
+from graphapi.money import from_micros
+from graphapi.stats import CLICK_SUMS, CONVERSION_SUMS, Stats, time_window
+
+# More groups than this from one query: the report is refused (narrow it down)
+# rather than holding the server's memory.
+MAX_GROUPS = 200_000
+
+
+class Dimension(StrEnum):
+    DAY = "day"
+    HOUR = "hour"
+    CAMPAIGN = "campaign"
+    OFFER = "offer"
+    LANDER = "lander"
+    COUNTRY = "country"
+    DEVICE_TYPE = "device_type"
+    OS = "os"
+    BROWSER = "browser"
+    SOURCE = "source"
+    CREATIVE = "creative"
+    SUBID = "subid"
+    SUB1 = "sub1"
+    SUB2 = "sub2"
+    SUB3 = "sub3"
+    SUB4 = "sub4"
+    SUB5 = "sub5"
+    SUB6 = "sub6"
+    SUB7 = "sub7"
+    SUB8 = "sub8"
+    SUB9 = "sub9"
+    SUB10 = "sub10"
+    GOAL = "goal"
+
+
+TIME_DIMENSIONS = (Dimension.DAY, Dimension.HOUR)
+# The column of each non-time dimension on clicks (k) and on conversions (v,
+# joined to their click). Clicks have no goal: their rows carry goal null.
+_COLUMNS: dict[Dimension, tuple[str | None, str]] = {
+    **{d: (f"k.{d.value}", f"k.{d.value}") for d in Dimension if d not in TIME_DIMENSIONS},
+    Dimension.CAMPAIGN: ("k.campaign_id", "v.campaign_id"),
+    Dimension.OFFER: ("k.offer_id", "k.offer_id"),
+    Dimension.LANDER: ("k.lander_id", "k.lander_id"),
+    Dimension.GOAL: (None, "v.goal"),
+}
+
+# Sums per group, in this order (money in micro-units).
+_CLICK_FIGURES = 6  # clicks, unique, bots, lander clicks, cost, clicks sent to a lander
+_CONVERSION_FIGURES = 6  # approved, pending, rejected, revenue, pending revenue, cost
+_MONEY = {4, 9, 10, 11}  # indexes of money in the combined figures
+
+
+class ReportError(ValueError):
+    """The report cannot be made as asked; the message says why (shown to users)."""
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    values: dict[Dimension, Any]
+    stats: Stats
+
+
+@dataclass(frozen=True)
+class Report:
+    rows: list[ReportRow]
+    totals: Stats
+
+
+def time_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReportError(f"unknown time zone {name!r}: use an IANA name such as Europe/Kyiv") from None
+
+
+# Offsets before this are taken as they were then: no tracked traffic is older.
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_STEP = timedelta(days=7)  # daylight-saving changes are months apart
+
+
+def _offset(zone: ZoneInfo, epoch: int) -> int:
+    moment = datetime.fromtimestamp(epoch, timezone.utc).astimezone(zone)
+    return int(moment.utcoffset().total_seconds())
+
+
+def offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[int, list[tuple[datetime, int]]]:
+    """The zone's UTC offset (seconds) at `start`, and each change until `end`
+    as (instant, new offset)."""
+    lo, last = int(start.timestamp()), int(end.timestamp())
+    first = current = _offset(zone, lo)
+    changes = []
+    while lo < last:
+        hi = min(lo + int(_STEP.total_seconds()), last)
+        if _offset(zone, hi) == current:
+            lo = hi
+            continue
+        while hi - lo > 1:  # the first second of the new offset
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if _offset(zone, mid) == current else (lo, mid)
+        current = _offset(zone, hi)
+        changes.append((datetime.fromtimestamp(hi, timezone.utc), current))
+        lo = hi
+    return first, changes
+
+
+class _LocalTime:
+    """SQL for a row's local day and hour, and their values back in Python."""
+
+    def __init__(self, zone: ZoneInfo, since: datetime | None, until: datetime | None, postgres: bool) -> None:
+        end = until or datetime.now(timezone.utc) + timedelta(days=2)
+        self.first, self.changes = offset_changes(zone, since or EARLIEST, end)
+        self.postgres = postgres
+
+    def offset(self, column: str) -> str:
+        if not self.changes:
+            return str(self.first)
+        # Latest first: most rows are recent. Literals are made from our own datetimes.
+        literal = "TIMESTAMPTZ '{}'" if self.postgres else "'{}'"
+        branches = " ".join(
+            f"WHEN {column} >= {literal.format(at)} THEN {offset}" for at, offset in reversed(self.changes)
+        )
+        return f"(CASE {branches} ELSE {self.first} END)"
+
+    def bucket(self, column: str, hour: bool) -> str:
+        if self.postgres:
+            shape = "YYYY-MM-DD HH24" if hour else "YYYY-MM-DD"
+            return f"to_char(({column} AT TIME ZONE 'UTC') + {self.offset(column)} * INTERVAL '1 second', '{shape}')"
+        shape = "%Y-%m-%d %H" if hour else "%Y-%m-%d"
+        return f"strftime('{shape}', {column}, {self.offset(column)} || ' seconds')"
+
+    def columns(self, column: str, dimensions: Sequence[Dimension]) -> list[str]:
+        selected = []
+        if Dimension.DAY in dimensions:
+            selected.append(self.bucket(column, hour=False))
+        if Dimension.HOUR in dimensions:
+            selected += [self.bucket(column, hour=True), self.offset(column)]
+        return selected
+
+    @staticmethod
+    def values(dimensions: Sequence[Dimension], row: Sequence[Any]) -> dict[Dimension, Any]:
+        found = {}
+        if Dimension.DAY in dimensions:
+            found[Dimension.DAY], row = date.fromisoformat(row[0]), row[1:]
+        if Dimension.HOUR in dimensions:
+            local = datetime.strptime(row[0], "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
+            found[Dimension.HOUR] = local - timedelta(seconds=int(row[1]))
+        return found
+
+
+async def _groups(
+    db: Database,
+    columns: Sequence[str],
+    source: str,
+    sums: str,
+    where: str,
+    params: list,
+) -> list[tuple]:
+    selected = [*columns, "c.currency"]
+    ordinals = ", ".join(str(i) for i in range(1, len(selected) + 1))
+    rows = await db.fetch(
+        f"SELECT {', '.join(selected)}, {sums} FROM {source} WHERE {where} GROUP BY {ordinals} LIMIT ?",
+        [*params, MAX_GROUPS + 1],
+    )
+    if len(rows) > MAX_GROUPS:
+        raise ReportError("the report has too many rows: group by fewer dimensions or a shorter period")
+    return rows
+
+
+def _scope(campaign_ids: Sequence[int] | None, column: str) -> tuple[str, list]:
+    if campaign_ids is None:
+        return "", []
+    if not campaign_ids:
+        return " AND 1 = 0", []
+    return f" AND {column} IN ({', '.join('?' * len(campaign_ids))})", list(campaign_ids)
+
+
+async def report(
+    db: Database,
+    group_by: Iterable[Dimension],
+    *,
+    currency: str,
+    rates: Rates | None = None,
+    campaign_ids: Sequence[int] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    timezone_name: str = "UTC",
+) -> Report:
+    """Figures grouped by `group_by`; rows add up to `totals`.
+
+    `currency` is the reporting currency: figures spanning campaigns of several
+    currencies are converted into it with `rates`; figures of one currency stay
+    in it.
+    """
+    dimensions = list(dict.fromkeys(group_by))
+    zone = time_zone(timezone_name)
+    plain = [d for d in dimensions if d not in TIME_DIMENSIONS]
+
+    local = _LocalTime(zone, since, until, db.postgres)
+    click_plain = [d for d in plain if _COLUMNS[d][0] is not None]
+    click_columns = [_COLUMNS[d][0] for d in click_plain] + local.columns("k.created_at", dimensions)
+    conversion_columns = [_COLUMNS[d][1] for d in plain] + local.columns("v.created_at", dimensions)
+
+    scope, scope_params = _scope(campaign_ids, "k.campaign_id")
+    window, window_params = time_window("k.created_at", since, until)
+    clicks = await _groups(
+        db, click_columns,
+        "click k JOIN campaign c ON c.id = k.campaign_id",
+        CLICK_SUMS + ", SUM(CASE WHEN k.lander_id IS NULL THEN 0 ELSE 1 END)",
+        f"k.route <> 'fallback'{scope}{window}", scope_params + window_params,
+    )  # fmt: skip
+    scope, scope_params = _scope(campaign_ids, "v.campaign_id")
+    window, window_params = time_window("v.created_at", since, until)
+    # Conversions reach their click only for the click's dimensions.
+    joined = any(column.startswith("k.") for column in conversion_columns)
+    conversions = await _groups(
+        db, conversion_columns,
+        "conversion v " + ("JOIN click k ON k.id = v.click_id " if joined else "")
+        + "JOIN campaign c ON c.id = v.campaign_id",
+        CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params,
+    )  # fmt: skip
+
+    currencies = {row[len(click_columns)] for row in clicks} | {
+        row[len(conversion_columns)] for row in conversions
+    }
+    target = currencies.pop() if len(currencies) == 1 else currency
+    convert = _converter(target, rates)
+
+    folded: dict[tuple, list[int]] = {}
+
+    def key_of(values: Sequence[Any], named: Sequence[Dimension]) -> tuple:
+        found = dict(zip(named, values))
+        found.update(local.values(dimensions, values[len(named) :]))
+        return tuple(found.get(dimension) for dimension in dimensions)
+
+    for rows, width, offset, named in (
+        (clicks, len(click_columns), 0, click_plain),
+        (conversions, len(conversion_columns), _CLICK_FIGURES, plain),
+    ):
+        for row in rows:
+            key = key_of(row[:width], named)
+            sums = folded.setdefault(key, [0] * (_CLICK_FIGURES + _CONVERSION_FIGURES))
+            group_currency = row[width]
+            for index, value in enumerate(row[width + 1 :], start=offset):
+                amount = int(value or 0)
+                if index in _MONEY:
+                    amount = convert(group_currency, amount)
+                sums[index] += amount
+
+    total = [0] * (_CLICK_FIGURES + _CONVERSION_FIGURES)
+    rows_out = []
+    for key in sorted(folded, key=lambda k: tuple((v is None, v if v is not None else 0) for v in k)):
+        sums = folded[key]
+        total = [a + b for a, b in zip(total, sums)]
+        values = {d: _python_value(d, v) for d, v in zip(dimensions, key)}
+        rows_out.append(ReportRow(values=values, stats=_stats(target, sums)))
+    return Report(rows=rows_out, totals=_stats(target, total))
+
+
+def _python_value(dimension: Dimension, value: Any) -> Any:
+    if value is not None and dimension is Dimension.DEVICE_TYPE:
+        return DeviceType(value)
+    return value
+
+
+def _converter(target: str, rates: Rates | None):
+    def convert(currency: str, micros: int) -> int:
+        if currency == target or not micros:
+            return micros
+        amount = rates.convert(Decimal(micros), currency, target) if rates is not None else None
+        if amount is None:
+            raise ReportError(
+                f"the report spans several currencies and there is no rate for {currency} "
+                f"into {target}: set GRAPHAPI_CURRENCY_RATES"
+            )
+        return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+    return convert
+
+
+def _stats(currency: str, sums: Sequence[int]) -> Stats:
+    return Stats(
+        currency=currency,
+        clicks=sums[0],
+        unique_clicks=sums[1],
+        bot_clicks=sums[2],
+        lander_clicks=sums[3],
+        cost=from_micros(sums[4] + sums[11]),
+        has_landers=sums[5] > 0,
+        conversions=sums[6],
+        pending_conversions=sums[7],
+        rejected_conversions=sums[8],
+        revenue=from_micros(sums[9]),
+        pending_revenue=from_micros(sums[10]),
+    )

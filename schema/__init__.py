@@ -1,0 +1,68 @@
+"""The GraphQL schema (the contract's `schema.graphql`), one module per area.
+
+The SDL is exported to schema/schema.graphql by `graphapi export-schema`; a test
+fails when the file and the code drift apart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import strawberry
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from schema.campaign import CampaignQuery
+from schema.click import ClickQuery
+from schema.conversion import ConversionQuery
+from schema.errors import should_mask
+from schema.mutations.campaigns import CampaignMutation
+from schema.mutations.conversions import ConversionMutation
+from schema.mutations.rules import RuleMutation
+from schema.postback import PostbackQuery
+from schema.report import ReportQuery
+from schema.rule import RuleQuery
+from schema.scalars import SCALARS
+from schema.subscription import Subscription
+
+# Limits on what one request may ask; rejected while validating, before any resolver runs.
+MAX_DEPTH = 12
+MAX_ALIASES = 50
+MAX_TOKENS = 5_000
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+Query = merge_types(
+    "Query", (CampaignQuery, ClickQuery, ConversionQuery, ReportQuery, PostbackQuery, RuleQuery)
+)
+Mutation = merge_types("Mutation", (CampaignMutation, RuleMutation, ConversionMutation))
+
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        # Logged in full: the unexpected ones. Mistakes in requests are the client's to read.
+        super().process_errors([e for e in errors if should_mask(e)], execution_context)
+
+
+schema = Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    config=StrawberryConfig(scalar_map=SCALARS),
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaskErrors(should_mask_error=should_mask),
+    ],
+)
+
+
+def sdl() -> str:
+    return schema.as_str() + "\n"
+
+
+def export(path: Path = SDL_PATH) -> Path:
+    path.write_text(sdl())
+    return path

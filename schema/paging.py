@@ -1,0 +1,85 @@
+"""Relay connections with keyset cursors.
+
+A cursor is the row's primary key, base64-encoded so that clients treat it as
+opaque. Pages are `WHERE id < cursor ORDER BY id DESC` (newest first), so rows
+inserted while a client pages never shift, repeat or hide the rows it has yet
+to see. `first` is capped at MAX_PAGE.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import strawberry
+from tortoise.queryset import QuerySet
+
+from schema.errors import PublicError
+
+MAX_PAGE = 500
+DEFAULT_PAGE = 50
+_PREFIX = "cursor:"
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{_PREFIX}{pk}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        text = ""
+    pk = text.removeprefix(_PREFIX)
+    if not text.startswith(_PREFIX) or not pk.isdigit():
+        raise PublicError("invalid cursor: pass an endCursor from a previous page")
+    return int(pk)
+
+
+async def page(
+    queryset: QuerySet,
+    first: int | None,
+    after: str | None,
+    node: Callable[[object], T],
+) -> Connection[T]:
+    if first is None:
+        first = DEFAULT_PAGE
+    if not 0 <= first <= MAX_PAGE:
+        raise PublicError(f"first must be between 0 and {MAX_PAGE}")
+    if after is not None:
+        queryset = queryset.filter(id__lt=decode_cursor(after))
+    rows = await queryset.order_by("-id").limit(first + 1)
+    edges = [Edge(cursor=encode_cursor(row.id), node=node(row)) for row in rows[:first]]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > first,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )

@@ -1,0 +1,33 @@
+"""`conversionRecorded`: conversions as they are committed, by any process
+(graphapi.live.ConversionFeed: LISTEN/NOTIFY on PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from graphapi import models
+from schema.context import Loaders
+from schema.conversion import Conversion
+from schema.ids import parse_id
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def conversion_recorded(
+        self, info: strawberry.Info, campaign_id: strawberry.ID | None = None
+    ) -> AsyncGenerator[Conversion, None]:
+        context = info.context
+        wanted = parse_id(campaign_id) if campaign_id is not None else None
+        if campaign_id is not None and wanted is None:
+            return
+        async with context.services.feed.subscribe() as queue:
+            while True:
+                row = await models.Conversion.get_or_none(id=await queue.get())
+                if row is None or (wanted is not None and row.campaign_id != wanted):
+                    continue
+                # Fresh loaders per event: the connection lives long, its rows change.
+                context.loaders = Loaders(context.services)
+                yield Conversion.of(row)

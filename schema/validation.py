@@ -1,0 +1,95 @@
+"""Checks for mutation input, reported as `userErrors` with the path at fault.
+
+A mutation collects every error first and stores nothing when there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import iso4217
+import strawberry
+
+from graphapi.money import MAX_AMOUNT
+
+MAX_NAME = 255
+MAX_URL = 4096
+MAX_SOURCES = 10_000
+
+
+@strawberry.type
+class UserError:
+    field: list[str] | None
+    message: str
+
+
+class Errors(list[UserError]):
+    def add(self, path: Sequence[str | int], message: str) -> None:
+        self.append(UserError(field=[str(part) for part in path], message=message))
+
+    def name(self, path: Sequence[str | int], value: str | None) -> None:
+        if value is None or not value.strip():
+            self.add(path, "must not be empty")
+        elif len(value) > MAX_NAME:
+            self.add(path, f"must be at most {MAX_NAME} characters")
+
+    def text(self, path: Sequence[str | int], value: str | None) -> None:
+        """Optional text: None is fine."""
+        if value is not None and len(value) > MAX_NAME:
+            self.add(path, f"must be at most {MAX_NAME} characters")
+
+    def url(self, path: Sequence[str | int], value: str | None) -> None:
+        """An absolute http(s) URL with a host and no credentials (macros allowed)."""
+        if value is None:
+            self.add(path, "must not be null")
+            return
+        if len(value) > MAX_URL:
+            self.add(path, f"must be at most {MAX_URL} characters")
+            return
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError:
+            parts, host = None, None
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
+            self.add(path, "must be an absolute http:// or https:// URL with a host")
+        elif parts.username is not None or parts.password is not None:
+            self.add(path, "must not carry credentials (user:password@)")
+        elif "{" in parts.netloc or "}" in parts.netloc:
+            # A macro there would let a click's parameters choose where visitors go.
+            self.add(path, "macros may appear in the path and query, not in the host")
+        elif any(ch.isspace() or ord(ch) < 32 for ch in value):
+            self.add(path, "must not contain spaces or control characters")
+
+    def weight(self, path: Sequence[str | int], value: int | None) -> None:
+        if value is None or value < 0:
+            self.add(path, "must be a whole number >= 0")
+        elif value > 1_000_000:
+            self.add(path, "must be at most 1000000")
+
+    def amount(self, path: Sequence[str | int], value: Decimal | None) -> None:
+        if value is None or value < 0:
+            self.add(path, "must be a decimal >= 0")
+        elif value >= MAX_AMOUNT:
+            self.add(path, f"must be less than {MAX_AMOUNT}")
+
+    def currency(self, path: Sequence[str | int], value: str | None) -> None:
+        try:
+            iso4217.Currency(value)
+        except ValueError:
+            self.add(path, "must be an ISO-4217 currency code such as USD")
+
+    def not_null(self, path: Sequence[str | int], value: object) -> None:
+        if value is None:
+            self.add(path, "must not be null")
+
+    def sources(self, path: Sequence[str | int], values: list[str] | None) -> None:
+        if values is None:
+            self.add(path, "must not be null (use [] for none)")
+        elif len(values) > MAX_SOURCES:
+            self.add(path, f"must hold at most {MAX_SOURCES} sources")
+        else:
+            for index, value in enumerate(values):
+                self.name([*path, index], value)
