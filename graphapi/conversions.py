@@ -151,7 +151,7 @@ _UPDATE_CONVERSION = (
     "UPDATE conversion SET status = ?, raw_status = ?, payout = ?, original_payout = ?, "
     "original_currency = ?, cost = ?, updated_at = ? WHERE id = ?"
 )
-_INSERT_OUTBOX = (
+INSERT_OUTBOX = (
     "INSERT INTO outbox (created_at, conversion_id, previous_status, status, processed_at, attempts) "
     "VALUES (?, ?, ?, ?, NULL, 0)"
 )
@@ -214,7 +214,7 @@ class ConversionWriter:
                 results[index] = await self._record(tx, request, click, outbox)
             except Refused as refusal:
                 results[index] = refusal.result()
-        await tx.executemany(_INSERT_OUTBOX, outbox)
+        await tx.executemany(INSERT_OUTBOX, outbox)
         await tx.executemany(
             _INSERT_LOG,
             [_log_row(item.log, result) for item, result in zip(items, results)],
