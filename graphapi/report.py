@@ -158,8 +158,9 @@ class _LocalTime:
         if self.postgres:
             shape = "YYYY-MM-DD HH24" if hour else "YYYY-MM-DD"
             return f"to_char(({column} AT TIME ZONE 'UTC') + {self.offset(column)} * INTERVAL '1 second', '{shape}')"
-        shape = "%Y-%m-%d %H" if hour else "%Y-%m-%d"
-        return f"strftime('{shape}', {column}, {self.offset(column)} || ' seconds')"
+        # date() and datetime() cost half what strftime() does per row.
+        shifted = f"{column}, {self.offset(column)} || ' seconds'"
+        return f"substr(datetime({shifted}), 1, 13)" if hour else f"date({shifted})"
 
     def columns(self, column: str, dimensions: Sequence[Dimension]) -> list[str]:
         selected = []
