@@ -12,10 +12,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_clicks
+from graphapi.conversions import ConversionWriter
+from graphapi.currency import Rates
 from graphapi.db import Database
 from graphapi.graphql_endpoint import GraphQLEndpoint
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
+from graphapi.postbacks import PostbackEndpoint
 from graphapi.routing import CampaignCache
 from graphapi.settings import Settings, load_settings
 
@@ -29,6 +32,7 @@ class Services:
     campaigns: CampaignCache = field(init=False)
     clicks: GroupCommit = field(init=False)
     feed: ConversionFeed = field(init=False)
+    postbacks: GroupCommit = field(init=False)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -74,9 +78,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.feed.start()
         services.clicks = GroupCommit(services.db, write_clicks, "clicks")
         services.clicks.start()
+        rates = Rates(services.settings.currency, services.settings.currency_rates)
+        writer = ConversionWriter(services.feed, rates, services.db.postgres)
+        services.postbacks = GroupCommit(services.db, writer, "postbacks", after_commit=writer.committed)
+        services.postbacks.start()
         try:
             yield
         finally:
+            await services.postbacks.stop()
             await services.clicks.stop()
             await services.feed.stop()
             await services.campaigns.stop()
@@ -89,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "/go": hot_path(GoEndpoint(services)),
         },
         routes=[
+            Route("/postback", PostbackEndpoint(services), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

@@ -26,10 +26,19 @@ MAX_BATCH = 2_000
 
 
 class GroupCommit(Generic[Item]):
-    def __init__(self, database: Database, write_batch: WriteBatch, name: str) -> None:
+    def __init__(
+        self,
+        database: Database,
+        write_batch: WriteBatch,
+        name: str,
+        after_commit: Callable[[Sequence[Any]], None] | None = None,
+    ) -> None:
         self._db = database
         self._write_batch = write_batch
         self._name = name
+        # Called with a committed batch's results, whether or not their
+        # requests are still waiting (a client may have gone away).
+        self._after_commit = after_commit
         self._queue: list[tuple[Item, asyncio.Future]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -78,6 +87,11 @@ class GroupCommit(Generic[Item]):
                 await self._commit([one])
             return
         _settle(batch, results=results)
+        if self._after_commit is not None:
+            try:
+                self._after_commit(results)
+            except Exception:
+                log.exception("%s: after-commit hook failed", self._name)
 
 
 def _settle(

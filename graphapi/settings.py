@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graphapi.money import parse_amount
@@ -23,6 +23,33 @@ def _csv(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+def _networks(value: object) -> object:
+    items = _csv(value)
+    for item in items:
+        ipaddress.ip_network(item, strict=False)
+    return items
+
+
+def _currency_code(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isalpha() or not code.isascii():
+        raise ValueError(f"must be an ISO-4217 code such as USD, got {value!r}")
+    return code
+
+
+def _rates(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    rates: dict[str, Decimal] = {}
+    for item in _csv(value):
+        code, _, rate = item.partition("=")
+        amount = parse_amount(rate.strip())
+        if not amount:
+            raise ValueError(f"expected CODE=RATE pairs with a positive rate (e.g. EUR=1.08), got {item!r}")
+        rates[_currency_code(code)] = amount
+    return rates
 
 
 def _absolute_http_url(value: str | None, what: str) -> str | None:
@@ -45,14 +72,16 @@ class Settings(BaseSettings):
     fallback_url: str | None = None
     plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     currency: str = "USD"
-    # "EUR=1.08,GBP=1.27": what one unit of each currency is worth in `currency`.
-    currency_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
     # Peers whose X-Forwarded-For is believed: loopback by default, so a local
     # reverse proxy (nginx, caddy) works out of the box and nobody else can
     # spoof an address.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1/128"]
     )
+    # Units of `currency` per one unit of each other currency: "EUR=1.08,GBP=1.27".
+    currency_rates: Annotated[dict[str, Decimal], NoDecode] = Field(default_factory=dict)
+    # When set, postbacks are taken only from these networks (CIDRs).
+    postback_allowed_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # How long a visitor's click counts as the same visit for uniqueness.
     unique_window_hours: int = Field(default=24, ge=1, le=24 * 365)
 
@@ -85,36 +114,33 @@ class Settings(BaseSettings):
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
-        code = value.strip().upper()
-        if len(code) != 3 or not code.isalpha() or not code.isascii():
-            raise ValueError(f"must be an ISO-4217 code such as USD, got {value!r}")
-        return code
+        return _currency_code(value)
 
     @field_validator("currency_rates", mode="before")
     @classmethod
     def _currency_rates(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        rates = {}
-        for item in _csv(value):
-            code, _, rate = item.partition("=")
-            amount = parse_amount(rate.strip())
-            if not amount:
-                raise ValueError(f"expected CODE=RATE with a positive rate such as EUR=1.08, got {item!r}")
-            rates[cls._currency(code)] = amount
-        return rates
+        return _rates(value)
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("currency_rates")
     @classmethod
-    def _trusted_proxies(cls, value: object) -> object:
-        items = _csv(value)
-        for item in items:
-            ipaddress.ip_network(item, strict=False)
-        return items
+    def _reporting_rate(cls, value: dict[str, Decimal], info: ValidationInfo) -> dict[str, Decimal]:
+        reporting = info.data.get("currency")
+        if reporting in value and value[reporting] != 1:
+            raise ValueError(f"rates are in {reporting} (GRAPHAPI_CURRENCY), so {reporting} must be 1")
+        return value
+
+    @field_validator("trusted_proxies", "postback_allowed_ips", mode="before")
+    @classmethod
+    def _network_list(cls, value: object) -> object:
+        return _networks(value)
 
     @property
     def trusted_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(n, strict=False) for n in self.trusted_proxies)
+
+    @property
+    def postback_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.postback_allowed_ips)
 
     @property
     def is_postgres(self) -> bool:

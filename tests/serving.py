@@ -3,12 +3,14 @@ processes on one database, a process killed mid-load)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -79,3 +81,18 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+async def kill_under_load(
+    server: Server, load: Callable[[httpx.AsyncClient], Awaitable[None]], concurrency: int, seconds: float
+) -> None:
+    """Run `concurrency` copies of `load` against the server and SIGKILL it after
+    `seconds`; each copy is to return once the server is gone."""
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
+            tasks = [asyncio.create_task(load(client)) for _ in range(concurrency)]
+            await asyncio.sleep(seconds)
+            server.kill()
+            await asyncio.gather(*tasks)
+    finally:
+        server.kill()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,7 +9,7 @@ import httpx
 
 from graphapi.db import Database
 from graphapi.models import Campaign, Offer
-from tests.serving import Server
+from tests.serving import Server, kill_under_load
 
 LOAD_SECONDS = 1.5
 CONCURRENCY = 20
@@ -42,23 +41,16 @@ async def test_sigkill_loses_no_acknowledged_click(database_url, tmp_path):
     acknowledged: list[str] = []
     deadline = time.monotonic() + LOAD_SECONDS + 10
 
-    async def visitor(client: httpx.AsyncClient, n: int) -> None:
+    async def visitor(client: httpx.AsyncClient) -> None:
         while time.monotonic() < deadline:
             try:
-                response = await client.get(f"/click?campaign_id={campaign_id}&subid={n}")
+                response = await client.get(f"/click?campaign_id={campaign_id}&subid={len(acknowledged)}")
             except httpx.HTTPError:
                 return  # the server is gone
             assert response.status_code == 302
             acknowledged.append(parse_qs(urlsplit(response.headers["location"]).query)["click_id"][0])
 
-    try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=5) as client:
-            visitors = [asyncio.create_task(visitor(client, n)) for n in range(CONCURRENCY)]
-            await asyncio.sleep(LOAD_SECONDS)
-            server.kill()
-            await asyncio.gather(*visitors)
-    finally:
-        server.kill()
+    await kill_under_load(server, visitor, CONCURRENCY, LOAD_SECONDS)
 
     assert len(acknowledged) > 50, "too little load to mean anything"
     missing = set(acknowledged) - await stored_click_ids(database_url)

@@ -1,0 +1,322 @@
+"""Recording conversions: the write side of `/postback`.
+
+`ConversionWriter` is the postback group commit's `write_batch`: in one
+transaction it matches each request's click, converts its money into the
+campaign's currency, records the conversion, writes an outbox row for every
+created or updated one (the rule engine's hand-over, committed with it) and a
+postback log row for every request, whatever its outcome.
+
+Exactly once: a conversion is inserted with INSERT ... ON CONFLICT DO NOTHING
+on the unique (click, goal, txid) key, so the database, not a prior read,
+decides which of many identical postbacks creates it, in one process or many;
+an existing one is then read locked (FOR UPDATE on PostgreSQL; SQLite's write
+transaction excludes every other writer) before it is changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from graphapi.currency import Rates
+from graphapi.db import Transaction
+from graphapi.live import ConversionFeed
+from graphapi.models import ConversionStatus, CostModel, PostbackOutcome
+from graphapi.money import MAX_AMOUNT, from_micros, to_micros
+from graphapi.statuses import may_change
+
+# Longer click ids are cut (never matching a click: ours have 22 characters).
+MAX_CLICK_ID = 255
+
+
+class Refused(Exception):
+    """The request is answered without a conversion: invalid, forbidden, ..."""
+
+    def __init__(self, outcome: PostbackOutcome, message: str, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+        self.http_status = http_status or HTTP_STATUS[outcome]
+
+    def result(self) -> PostbackResult:
+        return PostbackResult(self.outcome, self.message, http_status=self.http_status)
+
+
+def invalid(message: str, http_status: int | None = None) -> Refused:
+    return Refused(PostbackOutcome.INVALID, message, http_status)
+
+
+HTTP_STATUS = {
+    PostbackOutcome.CREATED: 200,
+    PostbackOutcome.UPDATED: 200,
+    PostbackOutcome.DUPLICATE: 200,
+    PostbackOutcome.INVALID: 400,
+    PostbackOutcome.FORBIDDEN: 403,
+    PostbackOutcome.UNKNOWN_CLICK: 404,
+}
+UNKNOWN_CLICK = "Unknown click: no click has this click_id."
+
+
+@dataclass(slots=True)
+class ConversionRequest:
+    """A postback whose parameters are all well-formed."""
+
+    click_id: str
+    payout: Decimal | None  # None: the offer's payout (new) or the recorded one (update)
+    status: ConversionStatus
+    raw_status: str | None
+    goal: str
+    txid: str
+    currency: str | None  # None: the campaign's currency
+    params: dict[str, str]
+    log: LogEntry = field(repr=False)
+
+    def lock_order(self, clicks: dict[str, MatchedClick]) -> tuple[int, str, str]:
+        click = clicks.get(self.click_id)
+        return (click.id if click else 0, self.goal, self.txid)
+
+
+@dataclass(slots=True)
+class LogEntry:
+    received_at: datetime
+    remote_addr: str | None
+    params: dict[str, Any]
+    click_id: str | None
+
+
+@dataclass(slots=True)
+class RefusedRequest:
+    refusal: Refused
+    log: LogEntry
+
+
+@dataclass(slots=True)
+class PostbackResult:
+    outcome: PostbackOutcome
+    message: str | None = None
+    conversion_id: int | None = None
+    status: ConversionStatus | None = None
+    http_status: int = 200
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"result": self.outcome.value}
+        if self.conversion_id is not None:
+            body["conversion_id"] = self.conversion_id
+        if self.status is not None:
+            body["status"] = self.status.value
+        if self.message:
+            body["message"] = self.message
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedClick:
+    id: int
+    campaign_id: int
+    currency: str
+    cost_model: CostModel
+    cost_value: Decimal
+    offer_payout: Decimal
+
+
+def accrued_cost(click: MatchedClick, payout: Decimal) -> Decimal:
+    """What a CPA or REVSHARE campaign pays for this conversion (counted while approved)."""
+    if click.cost_model is CostModel.CPA:
+        return click.cost_value
+    if click.cost_model is CostModel.REVSHARE:
+        return payout * click.cost_value / 100
+    return Decimal(0)
+
+
+_SELECT_CLICKS = (
+    "SELECT c.click_id, c.id, c.campaign_id, cp.currency, cp.cost_model, cp.cost_value, o.payout "
+    "FROM click c JOIN campaign cp ON cp.id = c.campaign_id LEFT JOIN offer o ON o.id = c.offer_id "
+    "WHERE c.click_id "
+)
+_INSERT_CONVERSION = (
+    "INSERT INTO conversion (click_id, campaign_id, goal, txid, status, raw_status, payout, "
+    "currency, original_payout, original_currency, cost, params, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (click_id, goal, txid) DO NOTHING RETURNING id"
+)
+_SELECT_CONVERSION = (
+    "SELECT id, status, payout, original_payout, original_currency FROM conversion "
+    "WHERE click_id = ? AND goal = ? AND txid = ?"
+)
+_UPDATE_CONVERSION = (
+    "UPDATE conversion SET status = ?, raw_status = ?, payout = ?, original_payout = ?, "
+    "original_currency = ?, cost = ?, updated_at = ? WHERE id = ?"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (created_at, conversion_id, previous_status, processed_at, attempts) "
+    "VALUES (?, ?, ?, NULL, 0)"
+)
+_INSERT_LOG = (
+    "INSERT INTO postback (received_at, outcome, message, click_id, params, remote_addr, conversion_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """A payout in the campaign's currency, and as the partner sent it when converted."""
+
+    payout: Decimal
+    original: Decimal | None = None
+    original_currency: str | None = None
+
+    def same_as_sent(self, other: Amount) -> bool:
+        """Whether both were sent as the same amount in the same currency (rates may move)."""
+        if self.original_currency or other.original_currency:
+            return (self.original, self.original_currency) == (other.original, other.original_currency)
+        return self.payout == other.payout
+
+
+def _exact(amount: Decimal) -> Decimal:
+    """As stored: whole micro-units."""
+    return from_micros(to_micros(amount))
+
+
+class ConversionWriter:
+    """`write_batch` for the postback group commit: one result per request."""
+
+    def __init__(self, feed: ConversionFeed, rates: Rates, postgres: bool) -> None:
+        self._feed = feed
+        self._rates = rates
+        # Locks the row against a concurrent postback of another process; on
+        # SQLite the write transaction (BEGIN IMMEDIATE) already excludes it.
+        self._select_conversion = _SELECT_CONVERSION + (" FOR UPDATE" if postgres else "")
+        self._postgres = postgres
+
+    async def __call__(
+        self, tx: Transaction, items: Sequence[ConversionRequest | RefusedRequest]
+    ) -> list[PostbackResult]:
+        requests = [(i, item) for i, item in enumerate(items) if isinstance(item, ConversionRequest)]
+        clicks = await self._clicks(tx, [item.click_id for _, item in requests])
+        results: list[PostbackResult | None] = [None] * len(items)
+        for index, item in enumerate(items):
+            if isinstance(item, RefusedRequest):
+                results[index] = item.refusal.result()
+        # Rows are locked in one order in every transaction, so two processes'
+        # batches cannot deadlock; the sort is stable, so one key's postbacks
+        # apply in the order they came.
+        requests.sort(key=lambda pair: pair[1].lock_order(clicks))
+        outbox: list[tuple] = []
+        for index, request in requests:
+            try:
+                click = clicks.get(request.click_id)
+                if click is None:
+                    raise Refused(PostbackOutcome.UNKNOWN_CLICK, UNKNOWN_CLICK)
+                results[index] = await self._record(tx, request, click, outbox)
+            except Refused as refusal:
+                results[index] = refusal.result()
+        await tx.executemany(_INSERT_OUTBOX, outbox)
+        await tx.executemany(
+            _INSERT_LOG,
+            [_log_row(item.log, result) for item, result in zip(items, results)],
+        )
+        await self._feed.announce(tx, [row[1] for row in outbox])
+        return results  # type: ignore[return-value]
+
+    def committed(self, results: Sequence[PostbackResult]) -> None:
+        """After a batch's commit: this process's subscribers hear of its conversions."""
+        self._feed.committed(
+            result.conversion_id
+            for result in results
+            if result.outcome in (PostbackOutcome.CREATED, PostbackOutcome.UPDATED)
+        )
+
+    async def _clicks(self, tx: Transaction, click_ids: list[str]) -> dict[str, MatchedClick]:
+        wanted = sorted(set(click_ids))
+        if not wanted:
+            return {}
+        if self._postgres:  # one prepared statement, whatever the batch's size
+            rows = await tx.fetch(_SELECT_CLICKS + "= ANY(?)", [wanted])
+        else:
+            rows = await tx.fetch(_SELECT_CLICKS + f"IN ({', '.join('?' * len(wanted))})", wanted)
+        return {
+            row[0]: MatchedClick(
+                row[1], row[2], row[3], CostModel(row[4]), from_micros(row[5]), from_micros(row[6])
+            )
+            for row in rows
+        }
+
+    def _amount(self, request: ConversionRequest, click: MatchedClick) -> Amount | None:
+        """The request's payout in the campaign's currency; None when it sent none."""
+        currency = request.currency or click.currency
+        if currency != click.currency and self._rates.convert(Decimal(1), currency, click.currency) is None:
+            raise invalid(
+                f"currency: no exchange rate from {currency} to {click.currency} "
+                "(the campaign's currency); add it to GRAPHAPI_CURRENCY_RATES"
+            )
+        if request.payout is None:
+            return None
+        sent = _exact(request.payout)
+        if currency == click.currency:
+            return Amount(sent)
+        converted = self._rates.convert(sent, currency, click.currency)
+        if converted >= MAX_AMOUNT:
+            raise invalid(f"payout: {sent} {currency} is more than {click.currency} can hold")
+        return Amount(_exact(converted), sent, currency)
+
+    async def _record(
+        self, tx: Transaction, request: ConversionRequest, click: MatchedClick, outbox: list[tuple]
+    ) -> PostbackResult:
+        amount = self._amount(request, click)
+        now = datetime.now(timezone.utc)
+        new = amount or Amount(click.offer_payout)
+        inserted = await tx.fetch(
+            _INSERT_CONVERSION,
+            (
+                click.id, click.campaign_id, request.goal, request.txid, request.status.value,
+                request.raw_status, to_micros(new.payout), click.currency, _micros(new.original),
+                new.original_currency, to_micros(accrued_cost(click, new.payout)),
+                json.dumps(request.params, ensure_ascii=False), now, now,
+            ),
+        )  # fmt: skip
+        if inserted:
+            conversion_id = inserted[0][0]
+            outbox.append((now, conversion_id, None))
+            return PostbackResult(PostbackOutcome.CREATED, conversion_id=conversion_id, status=request.status)
+
+        row = (await tx.fetch(self._select_conversion, (click.id, request.goal, request.txid)))[0]
+        conversion_id, current = row[0], ConversionStatus(row[1])
+        recorded = Amount(from_micros(row[2]), from_micros(row[3]) if row[3] is not None else None, row[4])
+        status_changes = request.status != current
+        payout_changes = amount is not None and not amount.same_as_sent(recorded)
+        if status_changes and not may_change(current, request.status):
+            return PostbackResult(
+                PostbackOutcome.DUPLICATE,
+                f"status: the conversion is already {current}; it does not go back to "
+                f"{request.status}, so nothing changed",
+                conversion_id,
+                current,
+            )
+        if not status_changes and not payout_changes:
+            return PostbackResult(PostbackOutcome.DUPLICATE, conversion_id=conversion_id, status=current)
+        kept = amount if payout_changes else recorded
+        await tx.execute(
+            _UPDATE_CONVERSION,
+            (
+                request.status.value, request.raw_status,
+                to_micros(kept.payout), _micros(kept.original), kept.original_currency,
+                to_micros(accrued_cost(click, kept.payout)), now, conversion_id,
+            ),
+        )  # fmt: skip
+        outbox.append((now, conversion_id, current.value))
+        return PostbackResult(PostbackOutcome.UPDATED, conversion_id=conversion_id, status=request.status)
+
+
+def _micros(amount: Decimal | None) -> int | None:
+    return None if amount is None else to_micros(amount)
+
+
+def _log_row(log: LogEntry, result: PostbackResult) -> tuple:
+    return (
+        log.received_at, result.outcome.value, result.message, log.click_id,
+        json.dumps(log.params, ensure_ascii=False), log.remote_addr, result.conversion_id,
+    )  # fmt: skip
