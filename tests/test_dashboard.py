@@ -1,0 +1,342 @@
+"""The dashboard in a real browser: headless Chromium against a real `graphapi serve`.
+
+Clicks and postbacks go to the server over HTTP, as traffic and networks would
+send them; the page is driven like a media buyer would, by its labels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.browser import DESKTOP, PHONE, launch, unavailable
+from tests.serving import Server
+
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+CHROME_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed: pip install -e '.[test]'")
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    browser = launch(playwright)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("dashboard")
+
+
+def database_url(workdir: Path) -> str:
+    return f"sqlite://{workdir}/graphapi.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def server(workdir):
+    with Server(database_url(workdir), workdir, public_url="https://tracker.example") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api_key(server, workdir) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHAPI_")}
+    env["GRAPHAPI_DATABASE_URL"] = database_url(workdir)
+    result = subprocess.run(
+        [sys.executable, "-m", "graphapi.cli", "create-api-key", "dashboard-test"],
+        env=env, cwd=workdir, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return result.stdout.strip().splitlines()[-1]
+
+
+class Api:
+    """The server's public endpoints, as traffic, networks and scripts call them."""
+
+    def __init__(self, server: Server, key: str) -> None:
+        self.url = server.url
+        self.http = httpx.Client(base_url=server.url, timeout=10)
+        self.key = key
+
+    def gql(self, query: str, **variables) -> dict:
+        response = self.http.post(
+            "/graphql", json={"query": query, "variables": variables},
+            headers={"authorization": f"Bearer {self.key}"},
+        )  # fmt: skip
+        body = response.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    def create_campaign(self, name: str, **fields) -> str:
+        data = self.gql(
+            "mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { campaign { id } userErrors { message } } }",
+            input={"name": name, "offers": [{"name": "Offer A", "url": "https://offer.example/lp?cid={click_id}", "payout": "5"}], **fields},
+        )["createCampaign"]  # fmt: skip
+        assert not data["userErrors"], data
+        return data["campaign"]["id"]
+
+    def click(self, campaign_id: str, ua: str = CHROME_UA, **params) -> str:
+        response = self.http.get("/click", params={"campaign_id": campaign_id, **params}, headers={"user-agent": ua})
+        assert response.status_code == 302, response.text
+        return parse_qs(urlsplit(response.headers["location"]).query)["cid"][0]
+
+    def postback(self, **params) -> httpx.Response:
+        return self.http.get("/postback", params=params)
+
+
+@pytest.fixture(scope="module")
+def api(server, api_key):
+    client = Api(server, api_key)
+    yield client
+    client.http.close()
+
+
+@pytest.fixture
+def page(browser, server, api_key):
+    """A fresh browser profile with the API key already entered, recording every request."""
+    context = browser.new_context(viewport=DESKTOP, locale="en-US", timezone_id="UTC")
+    context.add_init_script(f"localStorage.getItem('graphapi.apiKey') || localStorage.setItem('graphapi.apiKey', {json.dumps(api_key)})")
+    page = context.new_page()
+    page.requests = []
+    page.errors = []
+    context.on("request", lambda request: page.requests.append(request.url))
+    page.on("websocket", lambda socket: page.requests.append(socket.url))
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+    assert page.errors == [], page.errors
+
+
+def open_view(page, server, hash_: str = "#/campaigns") -> None:
+    page.goto(f"{server.url}/{hash_}")
+    page.wait_for_selector("section.view[data-loaded], section.view form")
+
+
+def kpi(page, name: str) -> str:
+    return page.locator(f'[data-kpi="{name}"] dd').inner_text()
+
+
+def test_the_page_asks_for_the_key_once_and_says_when_it_is_refused(browser, server, api_key):
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/")
+        page.get_by_label("API key").fill("gapi_wrong")
+        page.get_by_role("button", name="Open the dashboard").click()
+        page.get_by_text("The API key was refused").wait_for()
+        page.get_by_label("API key").fill(api_key)
+        page.get_by_role("button", name="Open the dashboard").click()
+        page.get_by_role("heading", name="Campaigns").wait_for()
+        page.reload()  # the key is remembered
+        page.get_by_role("heading", name="Campaigns").wait_for()
+        assert page.get_by_label("API key").count() == 0
+    finally:
+        context.close()
+
+
+def test_a_buyer_creates_a_campaign_and_watches_it_convert_then_pauses_it(page, server, api):
+    open_view(page, server, "#/campaigns/new")
+    page.get_by_label("Name", exact=True).fill("Spring sale")
+    page.get_by_label("Traffic source").fill("PropellerAds")
+    page.get_by_label("Offer name").fill("Casino A")
+    page.get_by_label("Offer URL").fill("ftp://not-a-web-page")
+    page.get_by_label("Default payout").fill("7.50")
+    page.get_by_role("button", name="Create campaign").click()
+
+    # The API's userError is shown beside the field it names, which is marked invalid.
+    offer_url = page.get_by_label("Offer URL")
+    offer_url.and_(page.locator("[aria-invalid=true]")).wait_for()
+    error = page.locator(".field", has=offer_url).locator(".field-error")
+    assert "http" in error.inner_text()
+
+    offer_url.fill("https://offer.example/lp?cid={click_id}")
+    page.get_by_role("button", name="Create campaign").click()
+    page.get_by_role("heading", name="Spring sale").wait_for()
+    campaign_id = page.url.rsplit("/", 1)[1]
+    tracking = page.get_by_label("Tracking URL").input_value()
+    assert tracking.startswith("https://tracker.example/click?") and f"campaign_id={campaign_id}" in tracking
+    assert "/postback?" in page.get_by_label("Postback URL").input_value()
+    page.get_by_text("No clicks yet in this range.").wait_for()
+
+    clicks = [api.click(campaign_id, source="site-1"), api.click(campaign_id, ua=IPHONE_UA, source="site-2")]
+    api.click(campaign_id, ua=IPHONE_UA, source="site-2")  # the same visitor again: not unique
+    page.get_by_role("button", name="Refresh").click()
+    page.locator('[data-kpi="Clicks"] dd', has_text=re.compile("^3$")).wait_for()
+    assert kpi(page, "Unique") == "2"
+
+    # The conversions table gains the new conversion live, without a reload.
+    page.get_by_role("link", name="Conversions", exact=True).click()
+    page.get_by_text("No conversions yet.").wait_for()
+    page.evaluate("window.sameDocument = true")
+    page.locator("#live-state[data-state=live]").wait_for()
+    assert api.postback(click_id=clicks[1], payout="7.50", goal="deposit", txid="T-1").json()["result"] == "created"
+    row = page.locator("#conversion-rows tr").first
+    row.wait_for()
+    assert page.evaluate("window.sameDocument") is True
+    assert row.locator('[data-label="Payout"]').inner_text() == "$7.50"
+    assert row.locator('[data-label="Click id"]').inner_text() == clicks[1]
+    assert row.locator('[data-label="Source"]').inner_text() == "site-2"
+    assert row.locator('[data-label="Device"]').inner_text() == "mobile"
+    assert row.locator('[data-label="Goal"]').inner_text() == "deposit"
+
+    # The campaigns table shows the figures, formatted.
+    page.get_by_role("link", name="Campaigns", exact=True).click()
+    row = page.locator(f'tr[data-campaign-id="{campaign_id}"]')
+    row.wait_for()
+    figures = {label: row.locator(f'[data-label="{label}"]').inner_text() for label in ("Clicks", "Unique", "Conv.", "CR", "Revenue", "EPC")}
+    assert figures == {"Clicks": "3", "Unique": "2", "Conv.": "1", "CR": "33.33%", "Revenue": "$7.50", "EPC": "$2.50"}
+
+    # Pause from the table: the status changes here and in the API.
+    row.get_by_role("button", name="Pause Spring sale").click()
+    row.locator(".badge", has_text="paused").wait_for()
+    status = api.gql("query($id: ID!) { campaign(id: $id) { status } }", id=campaign_id)["campaign"]["status"]
+    assert status == "PAUSED"
+    row.get_by_role("button", name="Resume Spring sale").wait_for()
+
+
+def test_the_postback_log_filters_by_outcome(page, server, api):
+    campaign_id = api.create_campaign("Postback log")
+    click_id = api.click(campaign_id)
+    api.postback(click_id=click_id, payout="2.00")
+    api.postback(click_id=click_id, payout="2.00")  # duplicate
+    api.postback(click_id="nosuchclick000000000000000000000")
+    api.postback(click_id=click_id, payout="{payout}")
+
+    open_view(page, server, "#/postbacks")
+    outcomes = set(page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.outcome)"))
+    assert {"CREATED", "DUPLICATE", "UNKNOWN_CLICK", "INVALID"} <= outcomes
+
+    page.get_by_label("Outcome").select_option("INVALID")
+    page.locator('section[data-outcome="INVALID"]').wait_for()
+    assert set(page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.outcome)")) == {"INVALID"}
+    assert "macro" in page.locator("tbody tr").first.locator('[data-label="Message"]').inner_text()
+    page.get_by_label("Outcome").select_option("FORBIDDEN")
+    page.get_by_text("No postbacks with outcome “forbidden”.").wait_for()
+
+
+def test_the_report_groups_by_a_dimension_and_drills_down_by_another(page, server, api):
+    campaign_id = api.create_campaign("Report")
+    for source, ua in [("alpha", CHROME_UA), ("alpha", IPHONE_UA), ("beta", CHROME_UA)]:
+        api.click(campaign_id, ua=ua, source=source, creative="banner-1")
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_label("Group by").select_option("SOURCE")
+    table = page.locator(".card", has=page.get_by_role("heading", name="Report")).locator("table")
+    table.locator("tbody tr", has_text="alpha").wait_for()
+    assert table.locator("tbody tr").first.locator('[data-label="Source"]').inner_text() == "alpha"  # most clicks first
+
+    # Sorting by a header, then drilling down by device.
+    table.get_by_role("button", name="Source").click()
+    table.locator('th[aria-sort="ascending"]', has_text="Source").wait_for()
+    assert table.locator("tbody tr").first.locator('[data-label="Source"]').inner_text() == "alpha"
+    page.get_by_label("Then by").select_option("DEVICE_TYPE")
+    alpha = page.locator("details", has_text="Source: alpha")
+    alpha.wait_for()
+    assert sorted(alpha.locator('td[data-label="Device"]').all_inner_texts()) == ["DESKTOP", "MOBILE"]
+    page.locator(".chart canvas").first.wait_for()  # the chart drew
+
+
+def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
+    campaign_id = api.create_campaign("Forms")
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+
+    page.get_by_role("button", name="Add lander").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Lander name").fill("Quiz")
+    dialog.get_by_label("Lander URL").fill("https://user:pw@lander.example/")
+    dialog.get_by_role("button", name="Add lander").click()
+    dialog.locator(".field-error", has_text="credentials").wait_for()
+    dialog.get_by_label("Lander URL").fill("https://lander.example/quiz")
+    dialog.get_by_role("button", name="Add lander").click()
+    page.locator("td", has_text="https://lander.example/quiz").wait_for()
+
+    page.get_by_role("button", name="Add rule").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Rule plugin").fill("budget_cap")
+    dialog.get_by_label("Config (JSON)").fill("{not json")
+    dialog.get_by_role("button", name="Add rule").click()
+    dialog.locator(".field-error", has_text="not valid JSON").wait_for()
+    dialog.get_by_label("Config (JSON)").fill('{"max_cost": "50"}')
+    dialog.get_by_role("button", name="Add rule").click()
+    page.locator("code", has_text='"max_cost":"50"').wait_for()
+
+    page.get_by_role("button", name="Edit campaign").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Cost model").select_option("CPC")
+    dialog.get_by_label("Cost value").fill("0.05")
+    dialog.get_by_label("Source blacklist").fill("bad-site\nworse-site")
+    dialog.get_by_role("button", name="Save campaign").click()
+    page.get_by_text("Cost: CPC $0.05").wait_for()
+    campaign = api.gql("query($id: ID!) { campaign(id: $id) { sourceBlacklist costModel } }", id=campaign_id)["campaign"]
+    assert campaign == {"sourceBlacklist": ["bad-site", "worse-site"], "costModel": "CPC"}
+
+
+def test_api_errors_are_shown_not_a_blank_page(page, server):
+    open_view(page, server, "#/campaigns/999999")
+    page.get_by_text("No such campaign.").wait_for()
+    page.goto(f"{server.url}/#/nowhere")
+    page.get_by_role("heading", name="Not found").wait_for()
+
+
+VIEWS = {
+    "campaigns": "#/campaigns",
+    "campaign": "#/campaigns/{id}",
+    "new-campaign": "#/campaigns/new",
+    "conversions": "#/conversions",
+    "postbacks": "#/postbacks",
+    "rule-events": "#/rule-events",
+}
+
+
+def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(page, server, api):
+    """Screenshots of each view (docs/screenshots), no request to another origin,
+    and nothing wider than a phone's screen."""
+    campaign_id = api.create_campaign("Summer promo", trafficSource="TrafficStars", costModel="CPC", costValue="0.02")
+    for i in range(12):
+        click_id = api.click(campaign_id, ua=IPHONE_UA if i % 3 else CHROME_UA, source=f"zone-{i % 4}", creative="video-2")
+        if i % 4 == 0:
+            api.postback(click_id=click_id, payout="4.20", goal="lead")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        for name, hash_ in VIEWS.items():
+            open_view(page, server, hash_.format(id=campaign_id))
+            if name == "campaign":
+                page.locator(".chart canvas").first.wait_for()
+            page.screenshot(path=SCREENSHOTS / f"{name}-{size_name}.png", full_page=True)
+            if size_name == "phone":
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= size["width"], f"{name} is {width}px wide at phone width"
+    origins = {urlsplit(url).netloc for url in page.requests if not url.startswith("data:")}
+    assert origins == {urlsplit(server.url).netloc}, page.requests
+    assert any(url.startswith("ws://") for url in page.requests)  # the live feed, same origin too
+
+
+def test_the_campaigns_table_is_usable_within_a_second(page, server, api):
+    api.create_campaign("Load time")
+    open_view(page, server)  # warm: the first load compiles the server's code paths
+    started = time.perf_counter()
+    page.goto(f"{server.url}/#/campaigns")
+    page.locator('tr[data-campaign-id]').first.wait_for()
+    elapsed = time.perf_counter() - started
+    print(f"campaigns table usable {elapsed * 1000:.0f} ms after navigation")
+    assert elapsed < 1.0
