@@ -21,7 +21,7 @@ import pytest
 from tests.browser import DESKTOP, PHONE, launch, unavailable
 from tests.serving import Server
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("GRAPHAPI_TEST_SCREENSHOTS") or Path(__file__).resolve().parent.parent / "docs" / "screenshots")
 CHROME_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 IPHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
 
@@ -323,6 +323,10 @@ def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(page, 
             if name == "campaign":
                 page.locator(".chart canvas").first.wait_for()
             page.screenshot(path=SCREENSHOTS / f"{name}-{size_name}.png", full_page=True)
+            unlabelled = page.locator("input, select, textarea").evaluate_all(
+                "els => els.filter(e => !e.labels.length && !e.getAttribute('aria-label')).map(e => e.outerHTML)"
+            )
+            assert unlabelled == [], f"{name}: inputs without a label"
             if size_name == "phone":
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= size["width"], f"{name} is {width}px wide at phone width"
@@ -332,11 +336,29 @@ def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(page, 
 
 
 def test_the_campaigns_table_is_usable_within_a_second(page, server, api):
+    """From navigation start (a cold browser cache) to a campaigns row on screen,
+    by the browser's own clock; then again on a reload."""
     api.create_campaign("Load time")
-    open_view(page, server)  # warm: the first load compiles the server's code paths
-    started = time.perf_counter()
-    page.goto(f"{server.url}/#/campaigns")
-    page.locator('tr[data-campaign-id]').first.wait_for()
-    elapsed = time.perf_counter() - started
-    print(f"campaigns table usable {elapsed * 1000:.0f} ms after navigation")
-    assert elapsed < 1.0
+    timings = {}
+    for load in ("cold", "reload"):
+        if load == "cold":
+            page.goto(f"{server.url}/")
+        else:
+            page.reload()
+        page.locator("tr[data-campaign-id]").first.wait_for()
+        timings[load] = page.evaluate("performance.now()")
+    print(f"campaigns table usable after {timings['cold']:.0f} ms (cold), {timings['reload']:.0f} ms (reload)")
+    assert timings["cold"] < 1000 and timings["reload"] < 1000
+
+def test_a_campaign_can_be_paused_with_the_keyboard_alone(page, server, api):
+    campaign_id = api.create_campaign("Keyboard")
+    open_view(page, server)
+    pause = page.get_by_role("button", name="Pause Keyboard")
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if pause.evaluate("button => button === document.activeElement"):
+            break
+    else:
+        pytest.fail("Tab never reached the pause button")
+    page.keyboard.press("Enter")
+    page.locator(f'tr[data-campaign-id="{campaign_id}"] .badge', has_text="paused").wait_for()

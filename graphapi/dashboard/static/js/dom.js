@@ -1,6 +1,8 @@
 // Small DOM building blocks shared by the views: elements, sortable tables,
 // copyable fields, empty states, errors and forms that show userErrors.
 
+let fieldIds = 0; // unique ids for label/for pairs
+
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(props)) {
@@ -50,7 +52,13 @@ export function sortableTable(columns, rows, { sortKey, descending = true, capti
   let key = sortKey ?? columns[0].key;
   let desc = descending;
   const table = h("table", { class: "data" });
+  // Phone width hides the header row, so sorting gets a select of its own there.
+  const sortable = columns.filter((c) => c.value);
+  const sortId = `sort${++fieldIds}`;
+  const sortSelect = h("select", { id: sortId, onchange: () => { key = sortSelect.value; desc = sortable.find((c) => c.key === key).numeric ?? false; draw(); } },
+    sortable.map((c) => h("option", { value: c.key }, c.label)));
   const draw = () => {
+    sortSelect.value = key;
     const column = columns.find((c) => c.key === key);
     const sorted = [...rows].sort((a, b) => {
       const [x, y] = [column.value(a), column.value(b)];
@@ -58,7 +66,7 @@ export function sortableTable(columns, rows, { sortKey, descending = true, capti
       return desc ? -order : order;
     });
     table.replaceChildren(
-      caption ? h("caption", {}, caption) : null,
+      ...(caption ? [h("caption", {}, caption)] : []),
       h("thead", {}, h("tr", {}, columns.map((c) =>
         h("th", {
           scope: "col",
@@ -75,7 +83,8 @@ export function sortableTable(columns, rows, { sortKey, descending = true, capti
     );
   };
   draw();
-  return h("div", { class: "table-wrap" }, table);
+  return h("div", { class: "table-wrap" },
+    h("div", { class: "sort-by field inline" }, h("label", { for: sortId }, "Sort by"), sortSelect), table);
 }
 
 // A form whose inputs are named by their GraphQL input path ("input.offers.0.url"),
@@ -110,7 +119,6 @@ export function clearErrors(form) {
   form.querySelector(".form-errors").replaceChildren();
 }
 
-let fieldIds = 0;
 
 // One labelled input with its error slot. kind: text, url, number, select, textarea, checkbox.
 export function field(label, path, { kind = "text", value = "", options = [], hint, required, placeholder, step } = {}) {

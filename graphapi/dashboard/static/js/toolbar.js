@@ -13,7 +13,7 @@ export function rangeToolbar(app, onChange, ...extra) {
   const range = h("select", { id: "range" },
     Object.entries(RANGES).map(([v, t]) => h("option", { value: v, selected: v === prefs.range }, t)));
   const zone = h("select", { id: "time-zone" },
-    timeZones().map((z) => h("option", { value: z, selected: z === prefs.timeZone }, z)));
+    [...new Set(["UTC", prefs.timeZone, ...timeZones()])].map((z) => h("option", { value: z, selected: z === prefs.timeZone }, z)));
   const refresh = h("button", { type: "button", id: "refresh", onclick: () => onChange() }, "Refresh");
 
   const changed = () => {

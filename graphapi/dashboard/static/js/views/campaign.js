@@ -55,7 +55,7 @@ export function campaignView(app, id) {
     body);
   let chart = null;
   let reportState = { dimension: "COUNTRY", drill: "" };
-  let chartPeriod = "DAY";
+  let chartPeriod = null; // per hour for a one-day range, per day otherwise, until chosen
 
   async function load() {
     const range = app.range();
@@ -103,10 +103,12 @@ export function campaignView(app, id) {
   }
 
   function chartCard(c) {
-    const period = h("select", { id: "chart-period" }, [["DAY", "Per day"], ["HOUR", "Per hour"]].map(([v, t]) => h("option", { value: v, selected: v === chartPeriod }, t)));
+    const { first, last } = app.range();
+    const chosen = chartPeriod ?? (first === last ? "HOUR" : "DAY");
+    const period = h("select", { id: "chart-period" }, [["DAY", "Per day"], ["HOUR", "Per hour"]].map(([v, t]) => h("option", { value: v, selected: v === chosen }, t)));
     const holder = h("div", { class: "chart", role: "img", "aria-label": "Clicks, conversions and revenue over time" });
-    const draw = async () => {
-      chartPeriod = period.value;
+    const draw = async (event) => {
+      if (event) chartPeriod = period.value;
       const range = app.range();
       try {
         const { report } = await gql(reportQuery([period.value]), {
@@ -114,7 +116,7 @@ export function campaignView(app, id) {
         });
         const { drawChart } = await import("../chart.js");
         chart?.destroy();
-        chart = drawChart(holder, period.value, report.rows, c.currency, range.timeZone);
+        chart = drawChart(holder, period.value, report.rows, c.currency, range);
       } catch (error) {
         holder.replaceChildren(errorBox(error));
       }
