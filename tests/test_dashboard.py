@@ -161,9 +161,14 @@ def test_a_buyer_creates_a_campaign_and_watches_it_convert_then_pauses_it(page, 
     page.get_by_label("Offer name").fill("Casino A")
     page.get_by_label("Offer URL").fill("ftp://not-a-web-page")
     page.get_by_label("Default payout").fill("7.50")
+    page.get_by_label("Daily budget").fill("lots")
     page.get_by_role("button", name="Create campaign").click()
 
-    # The API's userError is shown beside the field it names, which is marked invalid.
+    # A value GraphQL itself refuses, then the API's userError: each beside its field.
+    budget = page.locator(".field", has=page.get_by_label("Daily budget"))
+    budget.locator(".field-error", has_text="not a decimal number").wait_for()
+    page.get_by_label("Daily budget").fill("")
+    page.get_by_role("button", name="Create campaign").click()
     offer_url = page.get_by_label("Offer URL")
     offer_url.and_(page.locator("[aria-invalid=true]")).wait_for()
     error = page.locator(".field", has=offer_url).locator(".field-error")
@@ -362,3 +367,26 @@ def test_a_campaign_can_be_paused_with_the_keyboard_alone(page, server, api):
         pytest.fail("Tab never reached the pause button")
     page.keyboard.press("Enter")
     page.locator(f'tr[data-campaign-id="{campaign_id}"] .badge', has_text="paused").wait_for()
+
+
+def test_ranges_are_local_days_in_the_chosen_time_zone(page, server, api):
+    open_view(page, server)
+    resolve = """([range, from, to, timeZone]) => import("/js/format.js").then(
+        (format) => format.resolveRange({ range, from, to, timeZone }))"""
+    # The day clocks go forward in Berlin is 23 hours long; in Kolkata days start at 18:30 UTC.
+    berlin = page.evaluate(resolve, ["custom", "2026-03-29", "2026-03-29", "Europe/Berlin"])
+    assert (berlin["since"], berlin["until"]) == ("2026-03-28T23:00:00.000Z", "2026-03-29T22:00:00.000Z")
+    kolkata = page.evaluate(resolve, ["custom", "2026-01-31", "2026-01-01", "Asia/Kolkata"])
+    assert (kolkata["since"], kolkata["until"]) == ("2025-12-31T18:30:00.000Z", "2026-01-31T18:30:00.000Z")
+
+    campaign_id = api.create_campaign("Ranges")
+    api.click(campaign_id)
+    row = page.locator(f'tr[data-campaign-id="{campaign_id}"]')
+    page.get_by_role("button", name="Refresh").click()
+    row.locator('[data-label="Clicks"]', has_text="1").wait_for()
+    page.get_by_label("Range", exact=True).select_option("yesterday")
+    row.locator('[data-label="Clicks"]', has_text="0").wait_for()
+    page.get_by_label("Range", exact=True).select_option("30d")
+    row.locator('[data-label="Clicks"]', has_text="1").wait_for()
+    page.reload()  # the choice is remembered
+    assert page.get_by_label("Range", exact=True).input_value() == "30d"

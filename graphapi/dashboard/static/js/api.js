@@ -11,10 +11,11 @@ export const apiKey = {
 };
 
 export class ApiError extends Error {
-  constructor(message, { status = 0, unauthorized = false } = {}) {
+  constructor(message, { status = 0, unauthorized = false, errors = [] } = {}) {
     super(message);
     this.status = status;
     this.unauthorized = unauthorized;
+    this.errors = errors; // the response's GraphQL errors, as sent
   }
 }
 
@@ -45,7 +46,7 @@ export async function gql(query, variables = {}) {
     });
   }
   if (body.errors?.length) {
-    throw new ApiError(body.errors.map((e) => e.message).join("; "), { status: response.status });
+    throw new ApiError(body.errors.map((e) => e.message).join("; "), { status: response.status, errors: body.errors });
   }
   return body.data;
 }

@@ -27,6 +27,20 @@ const CONVERT = {
   },
 };
 
+// GraphQL refuses a value of the wrong type (a weight of "x") before the
+// mutation runs, in a message that names the variable path: that is the
+// field's path too, so such errors land beside their field like userErrors.
+const COERCION = /^Variable '\$(\w+)' has invalid value at ((?:\.\w+|\[\d+\])*): (.*)$/s;
+
+function fieldErrors(error) {
+  if (error.userErrors) return error.userErrors;
+  if (!error.errors?.length) return [{ field: null, message: error.message }];
+  return error.errors.map((e) => {
+    const match = COERCION.exec(e.message);
+    return match ? { field: [match[1], ...(match[2].match(/\w+/g) ?? [])], message: match[3] } : { field: null, message: e.message };
+  });
+}
+
 class FieldError extends Error {
   constructor(path, message) {
     super(message);
@@ -78,7 +92,7 @@ function mutationForm({ title, submitLabel, body, mutation, payload, fixed = {},
       if (result.userErrors.length) showUserErrors(form, result.userErrors);
       else await onDone(result);
     } catch (error) {
-      showUserErrors(form, error.userErrors ?? [{ field: null, message: error.message }]);
+      showUserErrors(form, fieldErrors(error));
     } finally {
       submit.disabled = false;
     }
