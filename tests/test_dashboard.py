@@ -178,9 +178,14 @@ def test_a_buyer_creates_a_campaign_and_watches_it_convert_then_pauses_it(page, 
     page.get_by_role("button", name="Create campaign").click()
     page.get_by_role("heading", name="Spring sale").wait_for()
     campaign_id = page.url.rsplit("/", 1)[1]
-    tracking = page.get_by_label("Tracking URL").input_value()
+    tracking = page.get_by_label("Tracking URL", exact=True).input_value()
     assert tracking.startswith("https://tracker.example/click?") and f"campaign_id={campaign_id}" in tracking
-    assert "/postback?" in page.get_by_label("Postback URL").input_value()
+    postback_url = page.get_by_label("Postback URL", exact=True).input_value()
+    assert postback_url.startswith("https://tracker.example/postback?")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy the Postback URL").click()
+    page.get_by_text("Copied").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == postback_url
     page.get_by_text("No clicks yet in this range.").wait_for()
 
     clicks = [api.click(campaign_id, source="site-1"), api.click(campaign_id, ua=IPHONE_UA, source="site-2")]

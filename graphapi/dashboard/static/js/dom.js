@@ -42,7 +42,7 @@ export function copyField(label, value, id) {
     "div",
     { class: "copy-field" },
     h("label", { for: id }, label),
-    h("div", { class: "copy-row" }, input, h("button", { type: "button", onclick: copy }, `Copy ${label.toLowerCase()}`), status),
+    h("div", { class: "copy-row" }, input, h("button", { type: "button", onclick: copy, "aria-label": `Copy the ${label}` }, "Copy"), status),
   );
 }
 

@@ -54,7 +54,7 @@ export function campaignView(app, id) {
     rangeToolbar(app, () => load()),
     body);
   let chart = null;
-  let reportState = { dimension: "COUNTRY", drill: "" };
+  let reportState = { dimension: "SOURCE", drill: "" };
   let chartPeriod = null; // per hour for a one-day range, per day otherwise, until chosen
 
   async function load() {
