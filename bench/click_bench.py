@@ -123,6 +123,13 @@ def click_paths(campaign_ids: list[int], count: int) -> list[str]:
     return paths
 
 
+def bench_database_url(database: str, workdir: Path) -> str:
+    """The URL of the bench database: "sqlite" (in workdir) or "postgres"."""
+    if database == "sqlite":
+        return f"sqlite://{workdir / 'bench.sqlite3'}"
+    return POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql", "postgres") + f"/{BENCH_DB}"
+
+
 async def prepare_database(url: str) -> list[int]:
     """A fresh, migrated database with several campaigns; their ids."""
     from decimal import Decimal
@@ -255,11 +262,7 @@ def main() -> None:
     print(row(raw, None))
     failures = []
     for database in args.databases.split(","):
-        url = (
-            f"sqlite://{workdir / 'bench.sqlite3'}"
-            if database == "sqlite"
-            else POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql", "postgres") + f"/{BENCH_DB}"
-        )
+        url = bench_database_url(database, workdir)
         campaign_ids = asyncio.run(prepare_database(url))
         script = workdir / f"{database}.lua"
         script.write_text(

@@ -29,7 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.click_bench import BENCH_DB, POSTGRES_ADMIN, prepare_database, start, stop  # noqa: E402
+from bench.click_bench import bench_database_url, prepare_database, start, stop  # noqa: E402
 
 CLICKS = 5_000
 
@@ -103,11 +103,7 @@ def main() -> None:
           f"{args.connections} connections, {args.workers} worker(s), {args.seconds}s")  # fmt: skip
     failures = []
     for database in args.databases.split(","):
-        url = (
-            f"sqlite://{workdir / 'bench.sqlite3'}"
-            if database == "sqlite"
-            else POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql", "postgres") + f"/{BENCH_DB}"
-        )
+        url = bench_database_url(database, workdir)
         campaign_ids = asyncio.run(prepare_database(url))
         click_ids = asyncio.run(seed_clicks(url, campaign_ids[0]))
         port = 18000 + random.randrange(1000)

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_clicks
+from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_click_throughs, write_clicks
 from graphapi.conversions import ConversionWriter
 from graphapi.currency import Rates
 from graphapi.dashboard import Dashboard
@@ -19,9 +19,12 @@ from graphapi.db import Database
 from graphapi.graphql_endpoint import GraphQLEndpoint
 from graphapi.group_commit import GroupCommit
 from graphapi.live import ConversionFeed
+from graphapi.plugins import Plugins
 from graphapi.postbacks import PostbackEndpoint
 from graphapi.routing import CampaignCache
+from graphapi.rule_engine import RuleEngine
 from graphapi.settings import Settings, load_settings
+from graphapi.webhooks import WebhookSender
 
 
 @dataclass
@@ -32,8 +35,12 @@ class Services:
     db: Database = field(init=False)
     campaigns: CampaignCache = field(init=False)
     clicks: GroupCommit = field(init=False)
+    click_throughs: GroupCommit = field(init=False)
     feed: ConversionFeed = field(init=False)
     postbacks: GroupCommit = field(init=False)
+    plugins: Plugins = field(init=False)
+    webhooks: WebhookSender = field(init=False)
+    rules: RuleEngine = field(init=False)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -68,6 +75,7 @@ class TrackerApp(Starlette):
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. The database must be migrated (`graphapi migrate`)."""
     services = Services(settings or load_settings())
+    services.plugins = Plugins(services.settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -79,14 +87,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.feed.start()
         services.clicks = GroupCommit(services.db, write_clicks, "clicks")
         services.clicks.start()
+        services.click_throughs = GroupCommit(services.db, write_click_throughs, "click-throughs")
+        services.click_throughs.start()
         rates = Rates(services.settings.currency, services.settings.currency_rates)
         writer = ConversionWriter(services.feed, rates, services.db.postgres)
         services.postbacks = GroupCommit(services.db, writer, "postbacks", after_commit=writer.committed)
         services.postbacks.start()
+        services.webhooks = WebhookSender(
+            allow_private=services.settings.webhook_allow_private,
+            secret=services.settings.webhook_secret,
+            timeout=services.settings.webhook_timeout_seconds,
+        )
+        services.rules = RuleEngine(services)
+        await services.rules.start()
         try:
             yield
         finally:
+            await services.rules.stop()
+            await services.webhooks.close()
             await services.postbacks.stop()
+            await services.click_throughs.stop()
             await services.clicks.stop()
             await services.feed.stop()
             await services.campaigns.stop()

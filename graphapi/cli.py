@@ -81,7 +81,18 @@ def export_schema(args: argparse.Namespace) -> None:
 
 
 def plugins(args: argparse.Namespace) -> None:
-    print("no rule plugins loaded")
+    from graphapi.plugins import Plugins
+
+    loaded = Plugins(_settings())
+    rows = [("NAME", "ORIGIN", "VERSION", "HOOKS")]
+    rows += [(p.name, p.origin, p.version or "-", ", ".join(p.hooks)) for p in loaded.loaded()]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+    for error in loaded.errors:
+        print(f"FAILED {error.name} ({error.origin}): {error.error}", file=sys.stderr)
+    if loaded.errors:
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -416,16 +416,23 @@ class GoEndpoint:
         await redirect(send, location)
 
     async def _choose_offer(self, click: StoredClick, route: CampaignRoute) -> Target:
-        """Record the click-through; a concurrent one that won keeps its offer."""
+        """Record the click-through (group commit); a concurrent one that won keeps its offer."""
         offer = route.offers.pick()
-        async with self.services.db.write() as tx:
-            await tx.execute(
-                "UPDATE click SET offer_id = ?, lander_clicked_at = ? "
-                "WHERE id = ? AND offer_id IS NULL",
-                (offer.id, datetime.now(timezone.utc), click.id),
-            )
-            chosen = await tx.fetch("SELECT offer_id FROM click WHERE id = ?", (click.id,))
-        return route.offers.get(chosen[0][0]) or offer
+        chosen = await self.services.click_throughs.submit((click.id, offer.id, datetime.now(timezone.utc)))
+        return route.offers.get(chosen) or offer
+
+
+async def write_click_throughs(tx: Transaction, items: Sequence[tuple[int, int, datetime]]) -> list[int]:
+    """Items are (click pk, offer id, time); the result is each click's offer,
+    which is another's when a concurrent click-through got there first."""
+    await tx.executemany(
+        "UPDATE click SET offer_id = ?, lander_clicked_at = ? WHERE id = ? AND offer_id IS NULL",
+        [(offer_id, moment, pk) for pk, offer_id, moment in items],
+    )
+    ids = sorted({pk for pk, _, _ in items})
+    rows = await tx.fetch(f"SELECT id, offer_id FROM click WHERE id IN ({', '.join('?' * len(ids))})", ids)
+    chosen = dict(rows)
+    return [chosen[pk] for pk, _, _ in items]
 
 
 def _cookie(header: bytes | None) -> str | None:

@@ -33,7 +33,7 @@ def _bearer(value: str | None) -> str | None:
     if not value:
         return None
     scheme, _, key = value.strip().partition(" ")
-    return key.strip() or None if scheme.lower() == "bearer" else None
+    return (key.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def _header(scope: dict, name: bytes) -> str | None:

@@ -251,6 +251,8 @@ class Outbox(Model):
     previous_status = fields.CharField(max_length=16, null=True)
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0)
+    # Claimed by a rule engine until then; a crashed claimer's events run again after it.
+    lease_until = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox"

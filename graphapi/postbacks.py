@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,8 +31,9 @@ from graphapi.conversions import (
     RefusedRequest,
     invalid,
 )
+from graphapi.events import ConversionInfo, ReceivedConversion, campaign_info, click_info
 from graphapi.group_commit import WriteFailed
-from graphapi.models import ConversionStatus, PostbackOutcome
+from graphapi.models import Click, Conversion, ConversionStatus, PostbackOutcome
 from graphapi.money import parse_amount
 from graphapi.statuses import parse_status
 
@@ -292,6 +294,7 @@ class PostbackEndpoint:
         log = LogEntry(datetime.now(timezone.utc), remote_addr, loggable(pairs), None)
         try:
             item = await self._request(scope, receive, headers, remote_addr, pairs, log)
+            await self._review(item)
         except Refused as refusal:
             item = RefusedRequest(refusal, log)
         try:
@@ -322,6 +325,39 @@ class PostbackEndpoint:
         )
         check_token(self.services.settings.postback_token, named)
         return conversion_request(named, log)
+
+
+    async def _review(self, request: ConversionRequest) -> None:
+        """`conversion_received` plugins may set the status to record ("postback
+        controls"); only looked up when some plugin implements the hook."""
+        plugins = self.services.plugins
+        if not plugins.implementations("conversion_received"):
+            return
+        click = await Click.get_or_none(click_id=request.click_id).prefetch_related("campaign", "offer")
+        if click is None:
+            return  # the writer answers `unknown_click`
+        existing = await Conversion.get_or_none(click_id=click.id, goal=request.goal, txid=request.txid)
+        payout = request.payout
+        if payout is None:
+            payout = existing.payout if existing else (click.offer.payout if click.offer else Decimal(0))
+        verdict = await plugins.review_conversion(
+            ReceivedConversion(
+                conversion=ConversionInfo(
+                    id=existing.id if existing else None,
+                    goal=request.goal,
+                    txid=request.txid,
+                    status=request.status,
+                    previous_status=ConversionStatus(existing.status) if existing else None,
+                    payout=payout,
+                    currency=request.currency or click.campaign.currency,
+                ),
+                click=click_info(click),
+                campaign=campaign_info(click.campaign),
+                params=dict(request.params),
+            )
+        )
+        if verdict is not None:
+            request.status = verdict
 
 
 def _allowed(address: str | None, networks) -> bool:

@@ -68,14 +68,12 @@ TIME_DIMENSIONS = (Dimension.DAY, Dimension.HOUR)
 # The column of each non-time dimension on clicks (k) and on conversions (v,
 # joined to their click). Clicks have no goal: their rows carry goal null.
 _COLUMNS: dict[Dimension, tuple[str | None, str]] = {
+    **{d: (f"k.{d.value}", f"k.{d.value}") for d in Dimension if d not in TIME_DIMENSIONS},
     Dimension.CAMPAIGN: ("k.campaign_id", "v.campaign_id"),
     Dimension.OFFER: ("k.offer_id", "k.offer_id"),
     Dimension.LANDER: ("k.lander_id", "k.lander_id"),
     Dimension.GOAL: (None, "v.goal"),
 }
-for _dimension in Dimension:
-    if _dimension not in TIME_DIMENSIONS and _dimension not in _COLUMNS:
-        _COLUMNS[_dimension] = (f"k.{_dimension.value}", f"k.{_dimension.value}")
 
 # Sums per group, in this order (money in micro-units).
 _CLICK_FIGURES = 6  # clicks, unique, bots, lander clicks, cost, clicks sent to a lander
@@ -243,9 +241,12 @@ async def report(
     )  # fmt: skip
     scope, scope_params = _scope(campaign_ids, "v.campaign_id")
     window, window_params = time_window("v.created_at", since, until)
+    # Conversions reach their click only for the click's dimensions.
+    joined = any(column.startswith("k.") for column in conversion_columns)
     conversions = await _groups(
         db, conversion_columns,
-        "conversion v JOIN click k ON k.id = v.click_id JOIN campaign c ON c.id = v.campaign_id",
+        "conversion v " + ("JOIN click k ON k.id = v.click_id " if joined else "")
+        + "JOIN campaign c ON c.id = v.campaign_id",
         CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params,
     )  # fmt: skip
 

@@ -84,6 +84,16 @@ class Settings(BaseSettings):
     postback_allowed_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # How long a visitor's click counts as the same visit for uniqueness.
     unique_window_hours: int = Field(default=24, ge=1, le=24 * 365)
+    # Rule plugins (graphapi.plugins, graphapi.rule_engine, graphapi.webhooks).
+    disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    rule_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # How often the rule engine looks for work nobody announced (another SQLite
+    # process, a crash), and how long a claimed event is left to its claimer.
+    rules_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    rules_lease_seconds: float = Field(default=300.0, gt=0, le=86400)
+    webhook_allow_private: bool = False
+    webhook_secret: str | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("database_url")
     @classmethod
@@ -110,6 +120,20 @@ class Settings(BaseSettings):
     @classmethod
     def _plugins(cls, value: object) -> object:
         return _csv(value)
+
+    @field_validator("disable_plugins", mode="before")
+    @classmethod
+    def _disable_plugins(cls, value: object) -> object:
+        return _csv(value)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        from graphapi.webhooks import decode_secret
+
+        if value:
+            decode_secret(value)
+        return value or None
 
     @field_validator("currency")
     @classmethod

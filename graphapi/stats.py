@@ -115,19 +115,27 @@ async def campaign_stats(
     currency: str,
     since: datetime | None = None,
     until: datetime | None = None,
+    source: str | None = None,
 ) -> Stats:
+    """The campaign's figures; with `source`, those of its traffic from that source."""
     window, window_params = time_window("k.created_at", since, until)
+    click_filter, conversion_filter, source_params = "", "", []
+    if source is not None:
+        click_filter = " AND k.source = ?"
+        conversion_filter = " AND v.click_id IN (SELECT id FROM click WHERE campaign_id = ? AND source = ?)"
+        source_params = [source]
     clicks = (
         await db.fetch(
-            f"SELECT {CLICK_SUMS} FROM click k WHERE k.campaign_id = ? AND k.route <> 'fallback'{window}",
-            [campaign_id, *window_params],
+            f"SELECT {CLICK_SUMS} FROM click k "
+            f"WHERE k.campaign_id = ? AND k.route <> 'fallback'{click_filter}{window}",
+            [campaign_id, *source_params, *window_params],
         )
     )[0]
     window, window_params = time_window("v.created_at", since, until)
     conversions = (
         await db.fetch(
-            f"SELECT {CONVERSION_SUMS} FROM conversion v WHERE v.campaign_id = ?{window}",
-            [campaign_id, *window_params],
+            f"SELECT {CONVERSION_SUMS} FROM conversion v WHERE v.campaign_id = ?{conversion_filter}{window}",
+            [campaign_id, *([campaign_id, source] if source is not None else []), *window_params],
         )
     )[0]
     has_landers = bool(await db.fetch("SELECT 1 FROM lander WHERE campaign_id = ? LIMIT 1", [campaign_id]))

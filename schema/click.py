@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,13 +15,18 @@ from schema.enums import DeviceType
 from schema.ids import parse_id
 from schema.paging import Connection, page
 
+if TYPE_CHECKING:
+    from schema.conversion import Conversion
+
 SUBS = ("subid",) + tuple(f"sub{i}" for i in range(1, 11))
 
 
 @strawberry.type
 class Traffic:
-    """What a click tells of its visitor and source; also the dimensions of report rows."""
+    """What a click tells of its route, visitor and source; also the dimensions of report rows."""
 
+    offer_id: strawberry.Private[int | None]
+    lander_id: strawberry.Private[int | None]
     country: str | None
     os: str | None
     browser: str | None
@@ -39,6 +44,14 @@ class Traffic:
     sub9: str | None
     sub10: str | None
 
+    @strawberry.field
+    async def offer(self, info: strawberry.Info) -> Offer | None:
+        return await load_offer(info, self.offer_id)
+
+    @strawberry.field
+    async def lander(self, info: strawberry.Info) -> Lander | None:
+        return await load_lander(info, self.lander_id)
+
 
 @strawberry.type
 class Click(Traffic):
@@ -54,8 +67,6 @@ class Click(Traffic):
     cost: Decimal
     pk: strawberry.Private[int]
     campaign_id: strawberry.Private[int]
-    offer_id: strawberry.Private[int | None]
-    lander_id: strawberry.Private[int | None]
 
     @classmethod
     def of(cls, row: models.Click) -> Click:
@@ -71,14 +82,6 @@ class Click(Traffic):
     @strawberry.field
     async def campaign(self, info: strawberry.Info) -> Campaign:
         return await load_campaign(info, self.campaign_id)
-
-    @strawberry.field
-    async def offer(self, info: strawberry.Info) -> Offer | None:
-        return await load_offer(info, self.offer_id)
-
-    @strawberry.field
-    async def lander(self, info: strawberry.Info) -> Lander | None:
-        return await load_lander(info, self.lander_id)
 
     @strawberry.field
     async def conversions(

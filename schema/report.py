@@ -7,13 +7,17 @@ from datetime import date, datetime
 import strawberry
 
 from graphapi import models
-from graphapi.report import Dimension, ReportError, ReportRow as Row, report
-from schema.campaign import Campaign, Lander, Offer, load_campaign, load_lander, load_offer
-from schema.click import Traffic
+from graphapi.report import Dimension, ReportError, report
+from graphapi.report import ReportRow as Row
+from schema.campaign import Campaign, load_campaign
+from schema.click import SUBS, Traffic
 from schema.enums import DeviceType, ReportDimension
 from schema.errors import PublicError
 from schema.ids import parse_id
 from schema.stats import Stats
+
+# Fields named as the dimensions they hold (`Dimension.value`).
+_PLAIN_FIELDS = ("day", "hour", "country", "device_type", "os", "browser", "source", "creative", "goal", *SUBS)
 
 
 @strawberry.type
@@ -24,13 +28,11 @@ class ReportRow(Traffic):
     goal: str | None
     stats: Stats
     campaign_id: strawberry.Private[int | None]
-    offer_id: strawberry.Private[int | None]
-    lander_id: strawberry.Private[int | None]
 
     @classmethod
     def of(cls, row: Row) -> ReportRow:
         values = {dimension.value: value for dimension, value in row.values.items()}
-        plain = {name: values.get(name) for name in (*Traffic.__annotations__, "day", "hour", "device_type", "goal")}
+        plain = {name: values.get(name) for name in _PLAIN_FIELDS}
         return cls(
             **plain, stats=Stats.of(row.stats), campaign_id=values.get("campaign"),
             offer_id=values.get("offer"), lander_id=values.get("lander"),
@@ -39,14 +41,6 @@ class ReportRow(Traffic):
     @strawberry.field
     async def campaign(self, info: strawberry.Info) -> Campaign | None:
         return await load_campaign(info, self.campaign_id)
-
-    @strawberry.field
-    async def offer(self, info: strawberry.Info) -> Offer | None:
-        return await load_offer(info, self.offer_id)
-
-    @strawberry.field
-    async def lander(self, info: strawberry.Info) -> Lander | None:
-        return await load_lander(info, self.lander_id)
 
 
 @strawberry.type

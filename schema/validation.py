@@ -57,6 +57,9 @@ class Errors(list[UserError]):
             self.add(path, "must be an absolute http:// or https:// URL with a host")
         elif parts.username is not None or parts.password is not None:
             self.add(path, "must not carry credentials (user:password@)")
+        elif "{" in parts.netloc or "}" in parts.netloc:
+            # A macro there would let a click's parameters choose where visitors go.
+            self.add(path, "macros may appear in the path and query, not in the host")
         elif any(ch.isspace() or ord(ch) < 32 for ch in value):
             self.add(path, "must not contain spaces or control characters")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -155,3 +156,16 @@ async def make_campaign(
         await Lander.create(campaign=campaign, name=f"lander {index}", url=url, weight=weight)
     await services.campaigns.changed(campaign.id)
     return campaign
+
+
+@pytest.fixture
+async def start_app(database_url):
+    """`await start_app(**settings)`: an app with its lifespan running until the test ends."""
+    from tests.conversions import running_app
+
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def start(**overrides):
+            return await stack.enter_async_context(running_app(database_url, **overrides))
+
+        yield start

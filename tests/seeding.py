@@ -45,10 +45,13 @@ async def insert_clicks(db: Database, campaign_id: int, rows: Iterable[dict[str,
             f"INSERT INTO click ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             [[row[c] for c in columns] for row in values],
         )
-        found = await tx.fetch(
-            f"SELECT id, click_id FROM click WHERE click_id IN ({', '.join('?' * len(click_ids))})", click_ids
-        )
-    by_click_id = dict((c, i) for i, c in found)
+        found = []
+        for start in range(0, len(click_ids), 1000):
+            chunk = click_ids[start : start + 1000]
+            found += await tx.fetch(
+                f"SELECT id, click_id FROM click WHERE click_id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+    by_click_id = {click_id: pk for pk, click_id in found}
     return [by_click_id[c] for c in click_ids]
 
 

@@ -433,3 +433,19 @@ async def test_simultaneous_clicks_of_one_visitor_count_one_unique(client, servi
     assert all(r.status_code == 302 for r in responses)
     assert await Click.filter(campaign_id=campaign.id).count() == 30
     assert await Click.filter(campaign_id=campaign.id, is_unique=True).count() == 1
+
+
+async def test_concurrent_click_throughs_agree_on_one_offer(client, services):
+    import asyncio
+
+    campaign = await make_campaign(
+        services,
+        offers=(("https://a.test/", 1), ("https://b.test/", 1), ("https://c.test/", 1)),
+        landers=(("https://lander.test/", 1),),
+    )
+    click_id = click_id_of((await client.get(f"/click?campaign_id={campaign.id}")).headers["location"])
+    responses = await asyncio.gather(*(client.get(f"/go?click_id={click_id}") for _ in range(20)))
+    hosts = {urlsplit(r.headers["location"]).hostname for r in responses}
+    assert len(hosts) == 1
+    click = await Click.get(click_id=click_id)
+    assert urlsplit((await click.offer).url).hostname in hosts

@@ -4,7 +4,10 @@ and the click path seeing changes at once."""
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
+
+import httpx
 
 import pytest
 
@@ -12,6 +15,7 @@ from graphapi import models
 from tests.conftest import make_campaign
 from tests.gql import gql, gql_raw, new_api_key
 from tests.seeding import insert_clicks, insert_conversion
+from tests.serving import Server
 
 CAMPAIGN = "campaign { id name status currency costModel costValue dailyBudget fallbackUrl trafficSource " \
     "sourceWhitelist sourceBlacklist offers { name url weight payout active } landers { name url weight active } }"
@@ -72,6 +76,8 @@ async def test_minimal_campaign_takes_the_defaults(client, key, services):
 BAD_CAMPAIGNS = [
     ({"name": "  "}, ["input", "name"], "must not be empty"),
     ({"name": "x" * 256}, ["input", "name"], "at most 255"),
+    ({"trafficSource": "x" * 256}, ["input", "trafficSource"], "at most 255"),
+    ({"costValue": "1000000000000"}, ["input", "costValue"], "less than"),
     ({"currency": "XYZ"}, ["input", "currency"], "ISO-4217"),
     ({"currency": None}, ["input", "currency"], "ISO-4217"),
     ({"costValue": "-1"}, ["input", "costValue"], ">= 0"),
@@ -85,7 +91,11 @@ BAD_CAMPAIGNS = [
     ({"offers": [{"name": "a", "url": "https:///nohost"}]}, ["input", "offers", "0", "url"], "host"),
     ({"offers": [{"name": "a", "url": "https://user:pw@offer.test/"}]}, ["input", "offers", "0", "url"], "credentials"),
     ({"offers": [{"name": "a", "url": "https://offer.test/a b"}]}, ["input", "offers", "0", "url"], "spaces"),
+    ({"offers": [{"name": "a", "url": "https://{sub1}/x"}]}, ["input", "offers", "0", "url"], "not in the host"),
+    ({"offers": [{"name": "a", "url": "https://a.{source}.test/"}]}, ["input", "offers", "0", "url"], "not in the host"),
     ({"offers": [{"name": "a", "url": "https://offer.test/", "weight": -1}]}, ["input", "offers", "0", "weight"], ">= 0"),
+    ({"offers": [{"name": "a", "url": "https://offer.test/", "weight": 10**6 + 1}]}, ["input", "offers", "0", "weight"], "at most"),
+    ({"offers": [{"name": "a", "url": "https://offer.test/" + "x" * 4096}]}, ["input", "offers", "0", "url"], "at most 4096"),
     ({"offers": [{"name": "a", "url": "https://offer.test/", "payout": "-5"}]}, ["input", "offers", "0", "payout"], ">= 0"),
     ({"offers": [{"name": "", "url": "https://offer.test/"}]}, ["input", "offers", "0", "name"], "empty"),
     ({"landers": [{"name": "l", "url": "ftp://lander.test/"}]}, ["input", "landers", "0", "url"], "http"),
@@ -145,6 +155,8 @@ async def test_update_campaign_reaches_the_click_path_at_once(client, key, servi
     ({"fallbackUrl": "javascript://x"}, ["input", "fallbackUrl"], "http"),
     ({"sourceWhitelist": ["ok", ""]}, ["input", "sourceWhitelist", "1"], "empty"),
     ({"sourceBlacklist": None}, ["input", "sourceBlacklist"], "null"),
+    ({"sourceBlacklist": ["s"] * 10_001}, ["input", "sourceBlacklist"], "at most 10000"),
+    ({"trafficSource": "y" * 300}, ["input", "trafficSource"], "at most 255"),
 ])  # fmt: skip
 async def test_update_campaign_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services, name="before")
@@ -305,3 +317,26 @@ async def test_set_conversion_status_of_an_unknown_conversion(client, key, servi
         assert data["setConversionStatus"] == {
             "conversion": None, "userErrors": [{"field": ["id"], "message": "no conversion with this id"}]
         }
+
+
+async def test_a_change_reaches_the_click_path_of_another_process(client, key, services, database_url, tmp_path):
+    campaign = await make_campaign(services, offers=(("https://before.test/", 1),))
+    offer = await models.Offer.get(campaign_id=campaign.id)
+    server = await asyncio.to_thread(Server, database_url, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as other:
+            first = await other.get(f"/click?campaign_id={campaign.id}")
+            assert first.headers["location"].startswith("https://before.test/")
+            data = await gql(client, key, UPDATE_OFFER, input={"id": str(offer.id), "url": "https://after.test/"})
+            assert data["updateOffer"]["userErrors"] == []
+            changed_at = time.monotonic()
+            # PostgreSQL tells the other process at once (NOTIFY); a shared
+            # SQLite file is polled each second.
+            while True:
+                location = (await other.get(f"/click?campaign_id={campaign.id}")).headers["location"]
+                if location.startswith("https://after.test/"):
+                    break
+                assert time.monotonic() - changed_at < (0.5 if services.db.postgres else 2.5)
+                await asyncio.sleep(0.02)
+    finally:
+        await asyncio.to_thread(server.stop)

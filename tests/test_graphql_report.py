@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 
 from graphapi.app import create_app
+from graphapi.models import Lander, Offer
 from graphapi.report import Dimension
 from graphapi.settings import Settings
 from graphapi.stats import campaign_stats
-from graphapi.models import Lander, Offer
 from tests.conftest import http_client, make_campaign
 from tests.gql import gql, gql_raw, new_api_key
 from tests.seeding import insert_clicks, insert_conversion

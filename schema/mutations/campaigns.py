@@ -6,7 +6,6 @@ process and, on PostgreSQL, in every other) sees it at once.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from decimal import Decimal
 
 import strawberry
@@ -141,8 +140,6 @@ async def _update(
     if errors:
         return None, errors
     if changes:
-        if model is models.Campaign:
-            changes["updated_at"] = datetime.now(timezone.utc)
         await model.filter(id=pk).update(**changes)
         await info.context.services.campaigns.changed(getattr(row, "campaign_id", pk))
     return await model.get(id=pk), errors

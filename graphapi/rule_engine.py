@@ -1,0 +1,378 @@
+"""The rule engine: runs the `conversion_recorded` hooks for each outbox row.
+
+The postback path writes an outbox row in the same transaction as each created
+or updated conversion, so no hand-over is lost to a crash. Every graphapi
+process runs an engine, off the request path; it wakes when the feed announces
+a conversion (`services.feed`) and every `GRAPHAPI_RULES_POLL_SECONDS` for rows
+nobody announced (another SQLite process, a crash).
+
+Once across processes: an engine claims rows (attempts + 1 and a lease, with
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, under SQLite's BEGIN IMMEDIATE), runs
+the hooks, delivers webhooks, then in ONE transaction applies the other
+actions, records the rule events and marks the row processed, on condition that
+`attempts` is still what it claimed. A claimer that died leaves its rows to be
+claimed again when the lease ends, and a claimer whose lease was taken over
+commits nothing: database effects happen exactly once, webhooks at least once
+(with a stable `webhook-id` for the receiver to drop repeats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+from tortoise.transactions import in_transaction
+
+from graphapi import actions
+from graphapi.events import ConversionEvent, ConversionInfo, campaign_info, click_info
+from graphapi.models import (
+    Campaign,
+    CampaignStatus,
+    Conversion,
+    ConversionStatus,
+    Outbox,
+    Rule,
+    RuleEvent,
+    RuleEventOutcome,
+)
+from graphapi.plugins import describe_failure
+from graphapi.stats import campaign_stats
+from graphapi.webhooks import Delivery
+
+if TYPE_CHECKING:
+    from graphapi.app import Services
+
+log = logging.getLogger(__name__)
+
+BATCH = 20
+# An event whose processing kept dying with its process is given up after this.
+MAX_ATTEMPTS = 5
+HOOK = "conversion_recorded"
+
+CLAIM = (
+    "UPDATE outbox SET attempts = attempts + 1, lease_until = ? WHERE id IN ("
+    "SELECT id FROM outbox WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until < ?) "
+    "ORDER BY id LIMIT ?{lock}) RETURNING id, conversion_id, previous_status, attempts"
+)
+
+
+@dataclass
+class Result:
+    """One line of a rule event, before it is recorded."""
+
+    plugin: str
+    action: str
+    outcome: RuleEventOutcome
+    message: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    rule_id: int | None = None
+    todo: Any = None  # the action still to apply
+    index: int = 0  # its place in what the hook returned
+
+
+@dataclass(frozen=True, order=True)
+class Claim:
+    outbox_id: int
+    conversion_id: int
+    previous_status: str | None
+    attempts: int
+
+
+class RuleEngine:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._settings = services.settings
+        self._task: asyncio.Task | None = None
+        self._in_flight: set[int] = set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="rule-engine")
+
+    async def stop(self) -> None:
+        interrupted = list(self._in_flight)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if interrupted:
+            # Interrupted, not crashed: let the next engine take these at once.
+            await Outbox.filter(id__in=interrupted, processed_at=None).update(lease_until=None)
+
+    async def _run(self) -> None:
+        async with self._services.feed.subscribe() as announced:
+            while True:
+                try:
+                    await self.run_pending()
+                except Exception:
+                    log.exception("rule engine pass failed; retrying on the next poll")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._settings.rules_poll_seconds):
+                        await announced.get()
+                while not announced.empty():
+                    announced.get_nowait()
+
+    async def run_pending(self) -> int:
+        """Process claimable outbox rows until there are none; how many were."""
+        done = 0
+        while claims := await self._claim():
+            self._in_flight.update(c.outbox_id for c in claims)
+            try:
+                outcomes = await asyncio.gather(*(self.process(c) for c in claims), return_exceptions=True)
+            finally:
+                self._in_flight.difference_update(c.outbox_id for c in claims)
+            for claim, outcome in zip(claims, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    # Left claimed: it runs again when the lease ends.
+                    log.error("outbox %s failed", claim.outbox_id, exc_info=outcome)
+            done += len(claims)
+        return done
+
+    async def _claim(self) -> list[Claim]:
+        db = self._services.db
+        now = datetime.now(timezone.utc)
+        until = now + timedelta(seconds=self._settings.rules_lease_seconds)
+        sql = CLAIM.format(lock=" FOR UPDATE SKIP LOCKED" if db.postgres else "")
+        async with db.write() as tx:
+            rows = await tx.fetch(sql, (until, now, BATCH))
+        return sorted(Claim(*row) for row in rows) if rows else []
+
+    async def process(self, claim: Claim) -> None:
+        conversion = await Conversion.get_or_none(id=claim.conversion_id).select_related("click", "campaign")
+        if conversion is None:
+            await self._commit(claim, None, [])
+            return
+        if claim.attempts > MAX_ATTEMPTS:
+            message = f"given up after {claim.attempts - 1} attempts that did not finish"
+            log.error("outbox %s %s", claim.outbox_id, message)
+            await self._commit(
+                claim, conversion, [Result("graphapi", HOOK, RuleEventOutcome.FAILED, message)]
+            )
+            return
+        event = await self._event(conversion, claim.previous_status)
+        results = await asyncio.gather(
+            *(self._run_hook(claim, event, impl, rule) for impl, rule in await self._calls(conversion))
+        )
+        flat = [result for group in results for result in group]
+        await asyncio.gather(
+            *(self._deliver(claim, r) for r in flat if isinstance(r.todo, actions.SendWebhook))
+        )
+        changed = await self._commit(claim, conversion, flat)
+        if changed:
+            await self._services.campaigns.changed(conversion.campaign_id)
+
+    async def _calls(self, conversion: Conversion) -> list[tuple[pluggy.HookImpl | str, Rule | None]]:
+        """Each plugin once; each rule plugin once per enabled rule of the
+        campaign. A rule whose plugin is not loaded is a str (its name)."""
+        plugins = self._services.plugins
+        rule_plugins = plugins.rule_plugins()
+        rules = await Rule.filter(campaign_id=conversion.campaign_id, enabled=True).order_by("id")
+        calls: list[tuple[pluggy.HookImpl | str, Rule | None]] = []
+        impls = {impl.plugin_name: impl for impl in plugins.implementations(HOOK)}
+        for name, impl in impls.items():
+            if name not in rule_plugins:
+                calls.append((impl, None))
+        for rule in rules:
+            if rule.plugin in rule_plugins or rule.plugin not in impls:  # a plugin that runs on all: once
+                calls.append((impls.get(rule.plugin, rule.plugin), rule))
+        return calls
+
+    async def _event(self, conversion: Conversion, previous_status: str | None) -> ConversionEvent:
+        campaign, click = conversion.campaign, conversion.click
+        db = self._services.db
+        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        return ConversionEvent(
+            conversion=ConversionInfo(
+                id=conversion.id,
+                goal=conversion.goal,
+                txid=conversion.txid,
+                status=ConversionStatus(conversion.status),
+                previous_status=ConversionStatus(previous_status) if previous_status else None,
+                payout=conversion.payout,
+                currency=conversion.currency,
+            ),
+            click=click_info(click),
+            campaign=campaign_info(campaign),
+            stats=await campaign_stats(db, campaign.id, campaign.currency),
+            today=await campaign_stats(db, campaign.id, campaign.currency, since=midnight),
+            source_stats=(
+                await campaign_stats(db, campaign.id, campaign.currency, source=click.source)
+                if click.source is not None
+                else None
+            ),
+        )
+
+    async def _run_hook(
+        self, claim: Claim, event: ConversionEvent, impl: pluggy.HookImpl | str, rule: Rule | None
+    ) -> list[Result]:
+        rule_id = rule.id if rule else None
+        if isinstance(impl, str):
+            return [
+                Result(
+                    impl,
+                    HOOK,
+                    RuleEventOutcome.FAILED,
+                    f"rule plugin {impl!r} is not loaded",
+                    rule_id=rule_id,
+                )
+            ]
+        if rule is not None:
+            event = dataclasses.replace(event, config=rule.config or {}, rule_id=rule.id)
+        name = impl.plugin_name
+        try:
+            returned = await self._services.plugins.call(impl, event=event)
+        except Exception as exc:  # noqa: BLE001 - a plugin's failure is recorded, never raised
+            message = describe_failure(exc, self._services.plugins.timeout)
+            return [Result(name, HOOK, RuleEventOutcome.FAILED, message, rule_id=rule_id)]
+        if returned is None:
+            return []
+        if not isinstance(returned, list | tuple):
+            message = f"returned {_short(returned)}, not None or a list of actions"
+            return [Result(name, HOOK, RuleEventOutcome.FAILED, message, rule_id=rule_id)]
+        results = []
+        for index, item in enumerate(returned):
+            if isinstance(item, actions.ACTIONS):
+                results.append(
+                    Result(name, item.name, RuleEventOutcome.APPLIED, rule_id=rule_id, todo=item, index=index)
+                )
+            else:
+                message = f"returned {_short(item)}, which is not an action from graphapi.actions"
+                results.append(
+                    Result(name, "invalid_action", RuleEventOutcome.FAILED, message, rule_id=rule_id)
+                )
+        return results
+
+    async def _deliver(self, claim: Claim, result: Result) -> None:
+        hook: actions.SendWebhook = result.todo
+        # The same for every retry and re-run of this action of this event.
+        message_id = f"msg_{claim.outbox_id}_{result.plugin}_{result.rule_id or 0}_{result.index}"
+        try:
+            delivery = await self._services.webhooks.send(
+                hook.url,
+                message_id=message_id,
+                payload=hook.payload,
+                method=hook.method,
+                headers=hook.headers,
+            )
+        except Exception as exc:  # noqa: BLE001 - what the plugin put in the action cannot be sent
+            delivery = Delivery(attempts=0, error=f"cannot send: {type(exc).__name__}: {exc}")
+        result.detail = {
+            "url": str(hook.url),
+            "method": hook.method,
+            "status": delivery.status,
+            "attempts": delivery.attempts,
+            "webhook_id": message_id,
+        }
+        result.outcome = RuleEventOutcome.APPLIED if delivery.ok else RuleEventOutcome.FAILED
+        result.message = delivery.error
+        result.todo = None
+
+    async def _commit(self, claim: Claim, conversion: Conversion | None, results: list[Result]) -> bool:
+        """Apply the database actions, record the rule events and mark the row
+        processed, in one transaction; whether the campaign changed."""
+        now = datetime.now(timezone.utc)
+        async with in_transaction() as conn:
+            mine = (
+                await Outbox.filter(id=claim.outbox_id, processed_at=None, attempts=claim.attempts)
+                .using_db(conn)
+                .update(processed_at=now, lease_until=None)
+            )
+            if not mine or conversion is None:
+                return False  # another engine took it over (lease expired), or nothing to do
+            campaign = (
+                await Campaign.filter(id=conversion.campaign_id).using_db(conn).select_for_update().get()
+            )
+            before = campaign_info(campaign)
+            for result in results:
+                if result.todo is not None:
+                    await apply(conn, campaign, result, now)
+            changed = campaign_info(campaign) != before
+            if changed:
+                await campaign.save(
+                    using_db=conn,
+                    update_fields=[
+                        "status",
+                        "daily_budget",
+                        "source_whitelist",
+                        "source_blacklist",
+                        "updated_at",
+                    ],
+                )
+            for result in results:
+                await RuleEvent.create(
+                    using_db=conn,
+                    plugin=result.plugin,
+                    campaign_id=conversion.campaign_id,
+                    conversion_id=conversion.id,
+                    action=result.action,
+                    detail=_json(
+                        {"rule_id": result.rule_id, **result.detail} if result.rule_id else result.detail
+                    ),
+                    outcome=result.outcome,
+                    message=result.message,
+                )
+        return changed
+
+
+async def apply(conn: Any, campaign: Campaign, result: Result, now: datetime) -> None:
+    """Apply one database action to `campaign` (saved by the caller), idempotently."""
+    action, result.todo = result.todo, None
+    match action:
+        case actions.PauseCampaign(reason=reason):
+            result.detail = {"reason": reason}
+            if campaign.status != CampaignStatus.ACTIVE:
+                _skip(result, f"the campaign is already {campaign.status}")
+            else:
+                campaign.status = CampaignStatus.PAUSED
+        case actions.ChangeBudget():
+            new = action.new_budget(campaign.daily_budget)
+            result.detail = {"from": _text(campaign.daily_budget), "to": _text(new)}
+            if action.cooldown and await RuleEvent.filter(
+                campaign_id=campaign.id, plugin=result.plugin, action=action.name,
+                outcome=RuleEventOutcome.APPLIED, created_at__gt=now - action.cooldown,
+            ).using_db(conn).exists():  # fmt: skip
+                _skip(result, f"{result.plugin} changed the budget less than {action.cooldown} ago")
+            elif new is None:
+                _skip(result, "the campaign has no daily budget to change by a percentage")
+            elif new == campaign.daily_budget:
+                _skip(result, f"the daily budget is already {new}")
+            else:
+                campaign.daily_budget = new
+        case actions.AddToWhitelist(source=source) | actions.AddToBlacklist(source=source):
+            column = "source_whitelist" if isinstance(action, actions.AddToWhitelist) else "source_blacklist"
+            listed = list(getattr(campaign, column) or [])
+            result.detail = {"source": source}
+            if not isinstance(source, str) or not source:
+                result.outcome, result.message = (
+                    RuleEventOutcome.FAILED,
+                    "the source must be a non-empty string",
+                )
+            elif source in listed:
+                _skip(result, f"{source!r} is already listed")
+            else:
+                setattr(campaign, column, [*listed, source])
+
+
+def _json(detail: dict[str, Any]) -> dict[str, Any]:
+    """Whatever a plugin put in an action, as JSON."""
+    return json.loads(json.dumps(detail, default=str))
+
+
+def _skip(result: Result, message: str) -> None:
+    result.outcome, result.message = RuleEventOutcome.SKIPPED, message
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."

@@ -1,0 +1,1 @@
+"""Plugins for the tests, loaded through GRAPHAPI_PLUGINS (their names are these module paths)."""

@@ -1,0 +1,1 @@
+raise ImportError("needs a package that is not installed")

@@ -1,0 +1,6 @@
+from graphapi import hookimpl
+
+
+@hookimpl
+def conversion_recorded(event):
+    raise RuntimeError("plugin bug")
