@@ -281,13 +281,13 @@ def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
 
     page.get_by_role("button", name="Add rule").click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_label("Rule plugin").fill("budget_cap")
+    dialog.get_by_label("Rule plugin").fill("roi_guard")
     dialog.get_by_label("Config (JSON)").fill("{not json")
     dialog.get_by_role("button", name="Add rule").click()
     dialog.locator(".field-error", has_text="not valid JSON").wait_for()
-    dialog.get_by_label("Config (JSON)").fill('{"max_cost": "50"}')
+    dialog.get_by_label("Config (JSON)").fill('{"min_roi": 10, "min_cost": "5"}')
     dialog.get_by_role("button", name="Add rule").click()
-    page.locator("code", has_text='"max_cost":"50"').wait_for()
+    page.locator("code", has_text='{"min_roi":10,"min_cost":"5"}').wait_for()
 
     page.get_by_role("button", name="Edit campaign").click()
     dialog = page.get_by_role("dialog")
@@ -321,10 +321,21 @@ def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(page, 
     """Screenshots of each view (docs/screenshots), no request to another origin,
     and nothing wider than a phone's screen."""
     campaign_id = api.create_campaign("Summer promo", trafficSource="TrafficStars", costModel="CPC", costValue="0.02")
-    for i in range(12):
-        click_id = api.click(campaign_id, ua=IPHONE_UA if i % 3 else CHROME_UA, source=f"zone-{i % 4}", creative="video-2")
-        if i % 4 == 0:
-            api.postback(click_id=click_id, payout="4.20", goal="lead")
+    rule = api.gql(
+        "mutation($input: AddRuleInput!) { addRule(input: $input) { userErrors { message } } }",
+        input={"campaignId": campaign_id, "plugin": "conversion_cap", "config": {"max_conversions": 3}},
+    )["addRule"]  # fmt: skip
+    assert rule["userErrors"] == []
+    click_ids = [
+        api.click(campaign_id, ua=IPHONE_UA if i % 3 else CHROME_UA, source=f"zone-{i % 4}", creative="video-2")
+        for i in range(12)
+    ]
+    for click_id in click_ids[::4]:
+        api.postback(click_id=click_id, payout="4.20", goal="lead")
+    events = "{ ruleEvents { edges { node { plugin outcome } } } }"
+    deadline = time.monotonic() + 10
+    while not api.gql(events)["ruleEvents"]["edges"] and time.monotonic() < deadline:
+        time.sleep(0.1)  # rules run after the commit, off the postback's path
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
@@ -340,6 +351,7 @@ def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(page, 
             if size_name == "phone":
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= size["width"], f"{name} is {width}px wide at phone width"
+    page.locator("tbody tr", has_text="conversion_cap").first.wait_for()  # the last view: rule events
     origins = {urlsplit(url).netloc for url in page.requests if not url.startswith("data:")}
     assert origins == {urlsplit(server.url).netloc}, page.requests
     assert any(url.startswith("ws://") for url in page.requests)  # the live feed, same origin too

@@ -226,16 +226,21 @@ export function landerForm(app, campaign, lander, done) {
 }
 
 export function ruleForm(app, campaign, rule, done) {
+  // The installed rule plugins, offered as suggestions with what each does and takes.
+  const suggestions = h("datalist", { id: "rule-plugins" });
   const plugin = rule
     ? h("p", {}, "Rule plugin: ", h("strong", {}, rule.plugin))
     : field("Rule plugin", "input.plugin", { required: true, hint: "The name a rule plugin is registered under" });
+  plugin.querySelector("input")?.setAttribute("list", "rule-plugins");
   const pluginList = h("ul", { class: "plugins hint" });
   if (!rule) {
-    gql("{ rulePlugins { name description } }").then(({ rulePlugins }) => {
+    gql("{ rulePlugins { name description configSchema } }").then(({ rulePlugins }) => {
+      suggestions.replaceChildren(...rulePlugins.map((p) => h("option", { value: p.name })));
       pluginList.replaceChildren(...(rulePlugins.length
-        ? rulePlugins.map((p) => h("li", {}, h("code", {}, p.name), ` ${p.description}`))
-        : [h("li", {}, "No rule plugins are installed on this server (see `graphapi plugins`).")]));
-    }, () => {});
+        ? rulePlugins.map((p) => h("li", {}, h("code", {}, p.name), ` ${p.description}`,
+          p.configSchema?.properties ? h("small", {}, ` Config: ${Object.keys(p.configSchema.properties).join(", ")}`) : null))
+        : [h("li", {}, "The server lists no rule plugins (see `graphapi plugins`).")]));
+    }, (error) => pluginList.replaceChildren(h("li", {}, `Could not list the rule plugins: ${error.message}`)));
   }
   const remove = rule
     ? h("button", {
@@ -251,7 +256,7 @@ export function ruleForm(app, campaign, rule, done) {
     title: rule ? `Edit rule ${rule.plugin}` : `Add a rule to ${campaign.name}`,
     submitLabel: rule ? "Save rule" : "Add rule",
     body: [
-      plugin, pluginList,
+      plugin, suggestions, pluginList,
       typed(field("Config (JSON)", "input.config", { kind: "textarea", value: rule ? JSON.stringify(rule.config, null, 2) : "{}" }), "json"),
       typed(field("Enabled", "input.enabled", { kind: "checkbox", value: rule ? rule.enabled : true }), "bool"),
     ],

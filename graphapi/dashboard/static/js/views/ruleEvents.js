@@ -36,8 +36,8 @@ export function ruleEventsView(app) {
       h("td", { "data-label": "Rule" }, e.plugin),
       h("td", { "data-label": "Action" }, e.action),
       h("td", { "data-label": "Outcome" }, h("span", { class: `badge rule-${e.outcome.toLowerCase()}` }, e.outcome.toLowerCase())),
-      h("td", { "data-label": "Message" }, e.message ?? DASH),
-      h("td", { "data-label": "Detail" }, h("code", { class: "mono params" }, JSON.stringify(e.detail)))))),
+      h("td", { "data-label": "Message" }, e.message ?? e.detail?.reason ?? DASH),
+      h("td", { "data-label": "Detail" }, h("code", { class: "mono params", title: JSON.stringify(e.detail, null, 1) }, JSON.stringify(e.detail)))))),
   ));
 
   load();
