@@ -24,13 +24,8 @@ PHONE = {"width": 390, "height": 844}
 
 def chromium_path() -> str | None:
     configured = os.environ.get("GRAPHAPI_TEST_CHROMIUM")
-    if configured:
-        return configured
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+    names = [configured] if configured else ["chromium", "chromium-browser"]
+    return next(filter(None, map(shutil.which, names)), None)
 
 
 def unavailable(reason: str) -> None:
@@ -42,5 +37,5 @@ def unavailable(reason: str) -> None:
 def launch(playwright):
     path = chromium_path()
     if path is None:
-        unavailable("no chromium found: apt-get install chromium, or set GRAPHAPI_TEST_CHROMIUM")
+        unavailable("no chromium found: apt-get install chromium, or name one in GRAPHAPI_TEST_CHROMIUM")
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
