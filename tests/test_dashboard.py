@@ -279,6 +279,15 @@ def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
     dialog.get_by_role("button", name="Add lander").click()
     page.locator("td", has_text="https://lander.example/quiz").wait_for()
 
+    offers = page.locator(".card", has=page.get_by_role("heading", name="Offers"))
+    offers.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Weight").fill("40")
+    dialog.get_by_label("Active").uncheck()
+    dialog.get_by_role("button", name="Save offer").click()
+    offers.locator("tbody tr", has_text="Offer A").locator(".badge", has_text="off").wait_for()
+    assert offers.locator('td[data-label="Weight"]').inner_text() == "40"
+
     page.get_by_role("button", name="Add rule").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Rule plugin").fill("roi_guard")
@@ -305,6 +314,19 @@ def test_api_errors_are_shown_not_a_blank_page(page, server):
     page.get_by_text("No such campaign.").wait_for()
     page.goto(f"{server.url}/#/nowhere")
     page.get_by_role("heading", name="Not found").wait_for()
+
+    # A server that fails or does not answer: said so, with a way to try again.
+    page.route("**/graphql", lambda route: route.fulfill(status=502, body="Bad Gateway", content_type="text/plain"))
+    page.goto(f"{server.url}/#/postbacks")
+    page.get_by_role("alert").filter(has_text="answered 502").wait_for()
+    page.unroute("**/graphql")
+    page.route("**/graphql", lambda route: route.abort())
+    page.get_by_role("button", name="Try again").click()
+    page.get_by_role("alert").filter(has_text="did not answer").wait_for()
+    page.unroute("**/graphql")
+    page.get_by_role("button", name="Try again").click()
+    page.get_by_text("Every request to /postback").wait_for()
+    page.locator("section[data-loaded]").wait_for()
 
 
 VIEWS = {
