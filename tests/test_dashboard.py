@@ -237,11 +237,23 @@ def test_the_postback_log_filters_by_outcome(page, server, api):
     assert {"CREATED", "DUPLICATE", "UNKNOWN_CLICK", "INVALID"} <= outcomes
 
     page.get_by_label("Outcome").select_option("INVALID")
-    page.locator('section[data-outcome="INVALID"]').wait_for()
+    page.locator('section[data-postback-outcome="INVALID"]').wait_for()
     assert set(page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.outcome)")) == {"INVALID"}
     assert "macro" in page.locator("tbody tr").first.locator('[data-label="Message"]').inner_text()
     page.get_by_label("Outcome").select_option("FORBIDDEN")
     page.get_by_text("No postbacks with outcome “forbidden”.").wait_for()
+
+    # A page at a time: older ones on request.
+    for i in range(100):
+        api.postback(click_id=f"unknown{i:025d}")
+    page.get_by_label("Outcome").select_option("UNKNOWN_CLICK")
+    page.locator('section[data-postback-outcome="UNKNOWN_CLICK"]').wait_for()
+    rows = page.locator("tbody tr")
+    assert rows.count() == 100 and "unknown0000000000000000000000099" in rows.first.inner_text()
+    page.get_by_role("button", name="Show older").click()
+    page.locator("tbody tr:nth-child(101)").wait_for()
+    assert rows.count() == 101
+    assert page.get_by_role("button", name="Show older").is_hidden()
 
 
 def test_the_report_groups_by_a_dimension_and_drills_down_by_another(page, server, api):
