@@ -392,9 +392,10 @@ def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(page, 
 
 
 def test_the_campaigns_table_is_usable_within_a_second(page, server, api):
-    """From navigation start (a cold browser cache) to a campaigns row on screen,
-    by the browser's own clock; then again on a reload."""
+    """From navigation start (a cold browser cache, then a reload) to the
+    campaigns table on screen, by the page's own mark."""
     api.create_campaign("Load time")
+    shown = "performance.getEntriesByName('graphapi:campaigns-shown')[0].startTime"
     timings = {}
     for load in ("cold", "reload"):
         if load == "cold":
@@ -402,7 +403,7 @@ def test_the_campaigns_table_is_usable_within_a_second(page, server, api):
         else:
             page.reload()
         page.locator("tr[data-campaign-id]").first.wait_for()
-        timings[load] = page.evaluate("performance.now()")
+        timings[load] = page.evaluate(shown)
     print(f"campaigns table usable after {timings['cold']:.0f} ms (cold), {timings['reload']:.0f} ms (reload)")
     assert timings["cold"] < 1000 and timings["reload"] < 1000
 

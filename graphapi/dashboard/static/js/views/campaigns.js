@@ -42,6 +42,7 @@ export function campaignsView(app) {
       if (!status.value) campaigns = campaigns.filter((c) => c.status !== "ARCHIVED");
       body.replaceChildren(render(campaigns));
       root.dataset.loaded = "true";
+      performance.mark("graphapi:campaigns-shown"); // how long the page took to be usable
     } catch (error) {
       app.fail(error, body);
     } finally {
