@@ -6,12 +6,14 @@ send them; the page is driven like a media buyer would, by its labels.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,32 +43,6 @@ def browser(playwright):
     browser = launch(playwright)
     yield browser
     browser.close()
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("dashboard")
-
-
-def database_url(workdir: Path) -> str:
-    return f"sqlite://{workdir}/graphapi.sqlite3"
-
-
-@pytest.fixture(scope="module")
-def server(workdir):
-    with Server(database_url(workdir), workdir, public_url="https://tracker.example") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def api_key(server, workdir) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHAPI_")}
-    env["GRAPHAPI_DATABASE_URL"] = database_url(workdir)
-    result = subprocess.run(
-        [sys.executable, "-m", "graphapi.cli", "create-api-key", "dashboard-test"],
-        env=env, cwd=workdir, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return result.stdout.strip().splitlines()[-1]
 
 
 class Api:
@@ -103,28 +79,75 @@ class Api:
         return self.http.get("/postback", params=params)
 
 
+@contextlib.contextmanager
+def deployment(workdir: Path) -> Iterator[tuple[Server, str, Api]]:
+    """A `graphapi serve` on a new SQLite database, an API key, and a client."""
+    database_url = f"sqlite://{workdir}/graphapi.sqlite3"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHAPI_")}
+    env["GRAPHAPI_DATABASE_URL"] = database_url
+    result = subprocess.run(
+        [sys.executable, "-m", "graphapi.cli", "create-api-key", "dashboard-test"],
+        env=env, cwd=workdir, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    key = result.stdout.strip().splitlines()[-1]
+    with Server(database_url, workdir, public_url="https://tracker.example") as server:
+        api = Api(server, key)
+        try:
+            yield server, key, api
+        finally:
+            api.http.close()
+
+
 @pytest.fixture(scope="module")
-def api(server, api_key):
-    client = Api(server, api_key)
-    yield client
-    client.http.close()
+def shared(tmp_path_factory):
+    """One server for the tests that do not mind each other's data."""
+    with deployment(tmp_path_factory.mktemp("dashboard")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(shared) -> Server:
+    return shared[0]
+
+
+@pytest.fixture(scope="module")
+def api_key(shared) -> str:
+    return shared[1]
+
+
+@pytest.fixture(scope="module")
+def api(shared) -> Api:
+    return shared[2]
 
 
 @pytest.fixture
-def page(browser, server, api_key):
-    """A fresh browser profile with the API key already entered, recording every request."""
-    context = browser.new_context(viewport=DESKTOP, locale="en-US", timezone_id="UTC")
-    context.add_init_script(f"localStorage.getItem('graphapi.apiKey') || localStorage.setItem('graphapi.apiKey', {json.dumps(api_key)})")
-    page = context.new_page()
-    page.requests = []
-    page.errors = []
-    context.on("request", lambda request: page.requests.append(request.url))
-    page.on("websocket", lambda socket: page.requests.append(socket.url))
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
-    assert page.errors == [], page.errors
+def new_page(browser):
+    """Opens pages, each in a fresh browser profile with the API key already
+    entered, recording every request; no page may raise a JavaScript error."""
+    pages = []
+
+    def open_page(server: Server, key: str):
+        context = browser.new_context(viewport=DESKTOP, locale="en-US", timezone_id="UTC")
+        context.add_init_script(f"localStorage.getItem('graphapi.apiKey') || localStorage.setItem('graphapi.apiKey', {json.dumps(key)})")
+        page = context.new_page()
+        page.requests = []
+        page.errors = []
+        context.on("request", lambda request: page.requests.append(request.url))
+        page.on("websocket", lambda socket: page.requests.append(socket.url))
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.set_default_timeout(10_000)
+        pages.append(page)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.context.close()
+    assert [error for page in pages for error in page.errors] == []
+
+
+@pytest.fixture
+def page(new_page, server, api_key):
+    return new_page(server, api_key)
 
 
 def open_view(page, server, hash_: str = "#/campaigns") -> None:
@@ -351,44 +374,56 @@ VIEWS = {
 }
 
 
-def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(page, server, api):
+def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(new_page, tmp_path):
     """Screenshots of each view (docs/screenshots), no request to another origin,
-    and nothing wider than a phone's screen."""
-    campaign_id = api.create_campaign("Summer promo", trafficSource="TrafficStars", costModel="CPC", costValue="0.02")
-    rule = api.gql(
-        "mutation($input: AddRuleInput!) { addRule(input: $input) { userErrors { message } } }",
-        input={"campaignId": campaign_id, "plugin": "conversion_cap", "config": {"max_conversions": 3}},
-    )["addRule"]  # fmt: skip
-    assert rule["userErrors"] == []
-    click_ids = [
-        api.click(campaign_id, ua=IPHONE_UA if i % 3 else CHROME_UA, source=f"zone-{i % 4}", creative="video-2")
-        for i in range(12)
-    ]
-    for click_id in click_ids[::4]:
-        api.postback(click_id=click_id, payout="4.20", goal="lead")
-    events = "{ ruleEvents { edges { node { plugin outcome } } } }"
-    deadline = time.monotonic() + 10
-    while not api.gql(events)["ruleEvents"]["edges"] and time.monotonic() < deadline:
-        time.sleep(0.1)  # rules run after the commit, off the postback's path
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        page.set_viewport_size(size)
-        for name, hash_ in VIEWS.items():
-            open_view(page, server, hash_.format(id=campaign_id))
-            if name == "campaign":
-                page.locator(".chart canvas").first.wait_for()
-            page.screenshot(path=SCREENSHOTS / f"{name}-{size_name}.png", full_page=True)
-            unlabelled = page.locator("input, select, textarea").evaluate_all(
-                "els => els.filter(e => !e.labels.length && !e.getAttribute('aria-label')).map(e => e.outerHTML)"
-            )
-            assert unlabelled == [], f"{name}: inputs without a label"
-            if size_name == "phone":
-                width = page.evaluate("document.documentElement.scrollWidth")
-                assert width <= size["width"], f"{name} is {width}px wide at phone width"
-    page.locator("tbody tr", has_text="conversion_cap").first.wait_for()  # the last view: rule events
-    origins = {urlsplit(url).netloc for url in page.requests if not url.startswith("data:")}
-    assert origins == {urlsplit(server.url).netloc}, page.requests
-    assert any(url.startswith("ws://") for url in page.requests)  # the live feed, same origin too
+    and nothing wider than a phone's screen; on a server of its own, so the
+    screenshots show only what this test sends."""
+    with deployment(tmp_path) as (server, key, api):
+        page = new_page(server, key)
+        campaign_id = api.create_campaign("Summer promo", trafficSource="TrafficStars", costModel="CPC", costValue="0.02")
+        rule = api.gql(
+            "mutation($input: AddRuleInput!) { addRule(input: $input) { userErrors { message } } }",
+            input={"campaignId": campaign_id, "plugin": "conversion_cap", "config": {"max_conversions": 3}},
+        )["addRule"]  # fmt: skip
+        assert rule["userErrors"] == []
+        click_ids = [
+            api.click(campaign_id, ua=IPHONE_UA if i % 3 else CHROME_UA, source=f"zone-{i % 4}", creative="video-2")
+            for i in range(12)
+        ]
+        for click_id in click_ids[::4]:
+            api.postback(click_id=click_id, payout="4.20", goal="lead")
+        api.postback(click_id=click_ids[0], payout="4.20", goal="lead")  # a duplicate
+        api.postback(click_id="nosuchclick0000000000000000000000")
+        other = api.create_campaign("Winter leads", trafficSource="PropellerAds", costModel="CPA", costValue="2")
+        for i, click_id in enumerate([api.click(other, source=f"site-{i % 2}", sub1="banner") for i in range(5)]):
+            if i < 2:
+                api.postback(click_id=click_id, payout="9.00", status="sale" if i else "declined")
+        paused = api.create_campaign("Autumn test")
+        api.gql("mutation($input: UpdateCampaignInput!) { updateCampaign(input: $input) { userErrors { message } } }",
+                input={"id": paused, "status": "PAUSED"})
+        events = "{ ruleEvents { edges { node { plugin outcome } } } }"
+        deadline = time.monotonic() + 10
+        while not api.gql(events)["ruleEvents"]["edges"] and time.monotonic() < deadline:
+            time.sleep(0.1)  # rules run after the commit, off the postback's path
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(size)
+            for name, hash_ in VIEWS.items():
+                open_view(page, server, hash_.format(id=campaign_id))
+                if name == "campaign":
+                    page.locator(".chart canvas").first.wait_for()
+                page.screenshot(path=SCREENSHOTS / f"{name}-{size_name}.png", full_page=True)
+                unlabelled = page.locator("input, select, textarea").evaluate_all(
+                    "els => els.filter(e => !e.labels.length && !e.getAttribute('aria-label')).map(e => e.outerHTML)"
+                )
+                assert unlabelled == [], f"{name}: inputs without a label"
+                if size_name == "phone":
+                    width = page.evaluate("document.documentElement.scrollWidth")
+                    assert width <= size["width"], f"{name} is {width}px wide at phone width"
+        page.locator("tbody tr", has_text="conversion_cap").first.wait_for()  # the last view: rule events
+        origins = {urlsplit(url).netloc for url in page.requests if not url.startswith("data:")}
+        assert origins == {urlsplit(server.url).netloc}, page.requests
+        assert any(url.startswith("ws://") for url in page.requests)  # the live feed, same origin too
 
 
 def test_the_campaigns_table_is_usable_within_a_second(page, server, api):
