@@ -231,6 +231,15 @@ def test_a_buyer_creates_a_campaign_and_watches_it_convert_then_pauses_it(page, 
     assert row.locator('[data-label="Source"]').inner_text() == "site-2"
     assert row.locator('[data-label="Device"]').inner_text() == "mobile"
     assert row.locator('[data-label="Goal"]').inner_text() == "deposit"
+    conversion_id = row.get_attribute("data-conversion-id")
+
+    # Rejected by hand (a chargeback the network never sent): the figures follow.
+    row.get_by_label(f"Status of conversion {conversion_id}").select_option("REJECTED")
+    page.locator(f'[data-conversion-id="{conversion_id}"] select.conv-rejected').wait_for()
+    stats = "query($id: ID!) { campaign(id: $id) { stats { conversions rejectedConversions } } }"
+    assert api.gql(stats, id=campaign_id)["campaign"]["stats"] == {"conversions": 0, "rejectedConversions": 1}
+    row.get_by_label(f"Status of conversion {conversion_id}").select_option("APPROVED")
+    page.locator(f'[data-conversion-id="{conversion_id}"] select.conv-approved').wait_for()
 
     # The campaigns table shows the figures, formatted.
     page.get_by_role("link", name="Campaigns", exact=True).click()

@@ -2,7 +2,7 @@
 // conversionRecorded subscription.
 
 import { gql } from "../api.js";
-import { emptyState, h } from "../dom.js";
+import { emptyState, errorBox, h } from "../dom.js";
 import { DASH, dateTime, money } from "../format.js";
 import { logView } from "../log.js";
 
@@ -17,14 +17,41 @@ const QUERY = `query Conversions($status: ConversionStatus, $after: String) {
   }
 }`;
 
+const SET_STATUS = `mutation SetStatus($id: ID!, $status: ConversionStatus!) {
+  setConversionStatus(id: $id, status: $status) { conversion { ${CONVERSION_FIELDS} } userErrors { field message } }
+}`;
+
+const STATUSES = ["APPROVED", "PENDING", "REJECTED"];
+
 export function conversionsView(app) {
   const status = h("select", { id: "conversion-status" },
     [["", "All statuses"], ["APPROVED", "Approved"], ["PENDING", "Pending"], ["REJECTED", "Rejected"]].map(([v, t]) => h("option", { value: v }, t)));
 
+  // Approve or reject by hand (a chargeback the network never reported, say):
+  // the figures and the rules follow, as for a postback.
+  const statusControl = (c) => h("select", {
+    class: `badge conv-${c.status.toLowerCase()}`,
+    "aria-label": `Status of conversion ${c.id}`,
+    title: c.rawStatus ? `sent as “${c.rawStatus}”` : null,
+    onchange: async (event) => {
+      const select = event.currentTarget;
+      select.disabled = true;
+      try {
+        const { setConversionStatus: result } = await gql(SET_STATUS, { id: c.id, status: select.value });
+        if (result.userErrors.length) throw new Error(result.userErrors.map((e) => e.message).join("; "));
+        select.closest("tr").replaceWith(row(result.conversion));
+      } catch (error) {
+        select.value = c.status;
+        select.disabled = false;
+        select.closest("td").append(errorBox(error));
+      }
+    },
+  }, STATUSES.map((status) => h("option", { value: status, selected: status === c.status }, status.toLowerCase())));
+
   const row = (c) => h("tr", { dataset: { conversionId: c.id } },
     h("td", { "data-label": "Time" }, dateTime(c.createdAt, app.prefs.timeZone)),
     h("td", { "data-label": "Campaign" }, h("a", { href: `#/campaigns/${c.campaign.id}` }, c.campaign.name)),
-    h("td", { "data-label": "Status" }, h("span", { class: `badge conv-${c.status.toLowerCase()}`, title: c.rawStatus ? `sent as “${c.rawStatus}”` : null }, c.status.toLowerCase())),
+    h("td", { "data-label": "Status" }, statusControl(c)),
     h("td", { "data-label": "Payout", class: "num" }, money(c.payout, c.currency)),
     h("td", { "data-label": "Goal" }, c.goal || DASH),
     h("td", { "data-label": "Source" }, c.click.source ?? DASH),
@@ -52,11 +79,12 @@ export function conversionsView(app) {
 
   const off = app.onConversion(({ conversionRecorded: c }) => {
     if (!root.dataset.loaded) return;
-    log.tbody.querySelector(`[data-conversion-id="${CSS.escape(c.id)}"]`)?.remove();
-    if (status.value && c.status !== status.value) return;
+    const shown = log.tbody.querySelector(`[data-conversion-id="${CSS.escape(c.id)}"]`);
     const fresh = row(c);
     fresh.classList.add("fresh");
-    log.tbody.prepend(fresh);
+    if (status.value && c.status !== status.value) shown?.remove();
+    else if (shown) shown.replaceWith(fresh); // a status change: the list is by creation time
+    else log.tbody.prepend(fresh);
     log.show();
   });
   // Reconnected: what arrived while offline came with no event.
