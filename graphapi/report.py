@@ -20,7 +20,7 @@ rows and the totals are summed, so rows always add up to the totals.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from graphapi.currency import Rates
 from graphapi.db import Database
 from graphapi.models import DeviceType
 from graphapi.money import from_micros
@@ -210,7 +211,7 @@ async def report(
     group_by: Iterable[Dimension],
     *,
     currency: str,
-    rates: Mapping[str, Decimal] | None = None,
+    rates: Rates | None = None,
     campaign_ids: Sequence[int] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -219,8 +220,8 @@ async def report(
     """Figures grouped by `group_by`; rows add up to `totals`.
 
     `currency` is the reporting currency: figures spanning campaigns of several
-    currencies are converted into it with `rates` (one unit of a currency in
-    the reporting currency); figures of one currency stay in it.
+    currencies are converted into it with `rates`; figures of one currency stay
+    in it.
     """
     dimensions = list(dict.fromkeys(group_by))
     zone = time_zone(timezone_name)
@@ -254,7 +255,7 @@ async def report(
         row[len(conversion_columns)] for row in conversions
     }
     target = currencies.pop() if len(currencies) == 1 else currency
-    convert = _converter(target, rates or {})
+    convert = _converter(target, rates)
 
     folded: dict[tuple, list[int]] = {}
 
@@ -293,16 +294,17 @@ def _python_value(dimension: Dimension, value: Any) -> Any:
     return value
 
 
-def _converter(target: str, rates: Mapping[str, Decimal]):
+def _converter(target: str, rates: Rates | None):
     def convert(currency: str, micros: int) -> int:
         if currency == target or not micros:
             return micros
-        if currency not in rates:
+        amount = rates.convert(Decimal(micros), currency, target) if rates is not None else None
+        if amount is None:
             raise ReportError(
                 f"the report spans several currencies and there is no rate for {currency} "
                 f"into {target}: set GRAPHAPI_CURRENCY_RATES"
             )
-        return int((micros * rates[currency]).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+        return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
     return convert
 

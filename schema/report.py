@@ -7,6 +7,7 @@ from datetime import date, datetime
 import strawberry
 
 from graphapi import models
+from graphapi.currency import Rates
 from graphapi.report import Dimension, ReportError, report
 from graphapi.report import ReportRow as Row
 from schema.campaign import Campaign, load_campaign
@@ -72,7 +73,7 @@ class ReportQuery:
         try:
             result = await report(
                 info.context.services.db, [Dimension(d) for d in group_by],
-                currency=currency, rates=settings.currency_rates, campaign_ids=campaign_ids,
+                currency=currency, rates=Rates(settings.currency, settings.currency_rates), campaign_ids=campaign_ids,
                 since=since, until=until, timezone_name="UTC" if timezone is None else timezone,
             )  # fmt: skip
         except ReportError as exc:

@@ -54,9 +54,12 @@ class RuleEvent:
 @strawberry.type
 class RuleQuery:
     @strawberry.field
-    def rule_plugins(self) -> list[RulePlugin]:
-        # The rule plugins come with the plugin manager (branch `plugins`).
-        return []
+    def rule_plugins(self, info: strawberry.Info) -> list[RulePlugin]:
+        plugins = info.context.services.plugins.rule_plugins()
+        return [
+            RulePlugin(name=name, description=plugin.description, config_schema=plugin.config_schema)
+            for name, plugin in plugins.items()
+        ]
 
     @strawberry.field
     async def rule_events(

@@ -316,7 +316,7 @@ async def test_conversions_postbacks_and_rule_events_lists(client, key, services
         unknown: postbacks(outcome: UNKNOWN_CLICK) { edges { node { message conversion { id } } } }
         ruleEvents(campaignId: $c) { edges { node { plugin action detail outcome campaign { id } conversion { id } } } }
         all: ruleEvents { edges { node { outcome message } } }
-        rulePlugins { name } }""", c=str(campaign.id))  # fmt: skip
+        rulePlugins { name description configSchema } }""", c=str(campaign.id))  # fmt: skip
     assert [e["node"] for e in data["conversions"]["edges"]] == [
         {"id": str(pending), "status": "PENDING"}, {"id": str(approved), "status": "APPROVED"}
     ]
@@ -334,7 +334,10 @@ async def test_conversions_postbacks_and_rule_events_lists(client, key, services
     assert [e["node"] for e in data["all"]["edges"]] == [
         {"outcome": "FAILED", "message": "timeout"}, {"outcome": "APPLIED", "message": None}
     ]
-    assert data["rulePlugins"] == []
+    plugins = {plugin["name"]: plugin for plugin in data["rulePlugins"]}
+    assert {"roi_guard", "budget_cap", "webhook"} <= set(plugins)
+    assert plugins["roi_guard"]["configSchema"]["required"] == ["min_roi"]
+    assert plugins["roi_guard"]["description"].startswith("pause a campaign")
 
 
 async def test_campaigns_list_pages_and_filters_by_status(client, key, services):

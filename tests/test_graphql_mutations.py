@@ -8,7 +8,6 @@ import time
 from decimal import Decimal
 
 import httpx
-
 import pytest
 
 from graphapi import models
@@ -235,15 +234,15 @@ async def test_add_and_update_lander(client, key, services):
 
 async def test_rules_added_updated_and_removed(client, key, services):
     campaign = await make_campaign(services)
-    data = await gql(client, key, ADD_RULE, input={"campaignId": str(campaign.id), "plugin": "pause_on_roi", "config": {"roi": -50}})
+    data = await gql(client, key, ADD_RULE, input={"campaignId": str(campaign.id), "plugin": "roi_guard", "config": {"min_roi": -50}})
     rule = data["addRule"]["rule"]
     assert data["addRule"]["userErrors"] == []
-    assert rule["plugin"] == "pause_on_roi" and rule["config"] == {"roi": -50} and rule["enabled"] is True
+    assert rule["plugin"] == "roi_guard" and rule["config"] == {"min_roi": -50} and rule["enabled"] is True
 
-    data = await gql(client, key, UPDATE_RULE, input={"id": rule["id"], "enabled": False, "config": {"roi": -10}})
-    assert data["updateRule"]["rule"] == {**rule, "enabled": False, "config": {"roi": -10}}
+    data = await gql(client, key, UPDATE_RULE, input={"id": rule["id"], "enabled": False, "config": {"min_roi": -10}})
+    assert data["updateRule"]["rule"] == {**rule, "enabled": False, "config": {"min_roi": -10}}
     data = await gql(client, key, UPDATE_RULE, input={"id": rule["id"], "enabled": True})
-    assert data["updateRule"]["rule"]["config"] == {"roi": -10}
+    assert data["updateRule"]["rule"]["config"] == {"min_roi": -10}
 
     data = await gql(client, key, 'query($id: ID!) { campaign(id: $id) { rules { id enabled } } }', id=str(campaign.id))
     assert data["campaign"]["rules"] == [{"id": rule["id"], "enabled": True}]
@@ -256,20 +255,25 @@ async def test_rules_added_updated_and_removed(client, key, services):
 
 async def test_a_rule_without_config_gets_an_empty_object(client, key, services):
     campaign = await make_campaign(services)
-    data = await gql(client, key, ADD_RULE, input={"campaignId": str(campaign.id), "plugin": "notify"})
-    assert data["addRule"]["rule"]["config"] == {}
+    data = await gql(client, key, ADD_RULE, input={"campaignId": str(campaign.id), "plugin": "budget_cap"})
+    assert data["addRule"]["userErrors"] == [] and data["addRule"]["rule"]["config"] == {}
 
 
 @pytest.mark.parametrize(("fields", "path", "message"), [
     ({"campaignId": "404"}, ["input", "campaignId"], "no campaign"),
-    ({"plugin": " "}, ["input", "plugin"], "rule plugin"),
+    ({"plugin": " "}, ["input", "plugin"], "no rule plugin named ''"),
+    ({"plugin": "nope"}, ["input", "plugin"], "no rule plugin named 'nope' is loaded (loaded: roi_guard"),
     ({"config": [1, 2]}, ["input", "config"], "JSON object"),
     ({"config": "text"}, ["input", "config"], "JSON object"),
+    ({"config": {}}, ["input", "config"], "'min_roi' is a required property"),
+    ({"config": {"min_roi": "high"}}, ["input", "config", "min_roi"], "is not of type 'number'"),
+    ({"config": {"min_roi": 1, "extra": 2}}, ["input", "config"], "Additional properties"),
     ({"enabled": None}, ["input", "enabled"], "null"),
 ])  # fmt: skip
 async def test_add_rule_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services)
-    data = await gql(client, key, ADD_RULE, input={"campaignId": str(campaign.id), "plugin": "p", **fields})
+    data = await gql(client, key, ADD_RULE, input={
+        "campaignId": str(campaign.id), "plugin": "roi_guard", "config": {"min_roi": 0}, **fields})  # fmt: skip
     errors = data["addRule"]["userErrors"]
     assert [e["field"] for e in errors] == [path] and message in errors[0]["message"]
     assert await models.Rule.all().count() == 0
@@ -279,11 +283,12 @@ async def test_add_rule_refuses_bad_input(client, key, services, fields, path, m
     ({"id": "77"}, ["input", "id"], "no rule"),
     ({"config": 5}, ["input", "config"], "JSON object"),
     ({"config": None}, ["input", "config"], "JSON object"),
+    ({"config": {"min_roi": 1, "min_cost": -5}}, ["input", "config", "min_cost"], "less than the minimum of 0"),
     ({"enabled": None}, ["input", "enabled"], "null"),
 ])  # fmt: skip
 async def test_update_rule_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services)
-    rule = await models.Rule.create(campaign=campaign, plugin="p", config={"a": 1})
+    rule = await models.Rule.create(campaign=campaign, plugin="roi_guard", config={"a": 1})
     data = await gql(client, key, UPDATE_RULE, input={"id": str(rule.id), "enabled": False, **fields})
     errors = data["updateRule"]["userErrors"]
     assert [e["field"] for e in errors] == [path] and message in errors[0]["message"]

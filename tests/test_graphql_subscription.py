@@ -12,6 +12,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import connect
@@ -20,7 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from tests.conftest import make_campaign
 from tests.gql import new_api_key
 from tests.seeding import insert_clicks, insert_conversion
-from tests.serving import free_port
+from tests.serving import Server, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSCRIBE = "subscription($c: ID) { conversionRecorded(campaignId: $c) { id payout status campaign { id } click { clickId } } }"
@@ -139,3 +140,30 @@ async def test_conversion_committed_by_another_process_reaches_subscribers(app, 
     assert got["payload"]["data"]["conversionRecorded"]["id"] == conversion
     assert got["payload"]["data"]["conversionRecorded"]["payout"] == "4.20"
     assert received_at - float(committed_at) < 1.0
+
+
+async def test_a_postback_reaches_subscribers_within_a_second(app, services, client, database_url, tmp_path):
+    """Through the real /postback: to this process, and (PostgreSQL) to another
+    `graphapi serve` process on the same database."""
+    key = await new_api_key()
+    campaign = await make_campaign(services)
+    here, there = await insert_clicks(services.db, campaign.id, [{}, {}])
+    click_ids = dict(await services.db.fetch("SELECT id, click_id FROM click"))
+    server = await asyncio.to_thread(Server, database_url, tmp_path) if services.db.postgres else None
+    try:
+        async with (
+            serving(app) as url,
+            subscribed(url, services, {"Authorization": f"Bearer {key}"}) as ws,
+            httpx.AsyncClient(base_url=server.url if server else "http://unused.test") as other,
+        ):
+            targets = [(client, here)] + ([(other, there)] if server is not None else [])
+            for target, click in targets:
+                sent_at = time.monotonic()
+                response = await target.get(f"/postback?click_id={click_ids[click]}&payout=3.10")
+                assert response.status_code == 200 and response.json()["result"] == "created", response.text
+                got = await next_conversion(ws)
+                assert time.monotonic() - sent_at < 1.0
+                assert got["payout"] == "3.10" and got["click"]["clickId"] == click_ids[click]
+    finally:
+        if server is not None:
+            await asyncio.to_thread(server.stop)

@@ -17,13 +17,12 @@ from schema.validation import Errors, UserError
 
 
 def check_rule(errors: Errors, path: Sequence[str], services: Any, plugin: str, config: object) -> None:
-    """Whether `config` suits the rule plugin `plugin`: the one place rule
-    configs are judged, to be backed by the plugins' JSON Schemas once the
-    plugin manager loads them."""
-    if not plugin.strip():
-        errors.add([*path, "plugin"], "must name a rule plugin")
+    """Whether `config` suits the loaded rule plugin `plugin` (its JSON Schema)."""
     if not isinstance(config, dict):
         errors.add([*path, "config"], "must be a JSON object")
+        return
+    for field, message in services.plugins.validate_rule_config(plugin, config):
+        errors.add([*path, *field], message)
 
 
 @strawberry.input
@@ -64,7 +63,7 @@ class RuleMutation:
         if pk is None or not await models.Campaign.exists(id=pk):
             errors.add(["input", "campaignId"], "no campaign with this id")
         config = {} if input.config is None else input.config
-        check_rule(errors, ["input"], info.context.services, input.plugin, config)
+        check_rule(errors, ["input"], info.context.services, input.plugin.strip(), config)
         errors.not_null(["input", "enabled"], input.enabled)
         if errors:
             return RulePayload(rule=None, user_errors=errors)
