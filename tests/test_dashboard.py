@@ -340,7 +340,11 @@ def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
     dialog.locator(".field-error", has_text="not valid JSON").wait_for()
     dialog.get_by_label("Config (JSON)").fill('{"min_roi": 10, "min_cost": "5"}')
     dialog.get_by_role("button", name="Add rule").click()
-    page.locator("code", has_text='{"min_roi":10,"min_cost":"5"}').wait_for()
+    config = dialog.locator(".field", has=page.get_by_label("Config (JSON)"))
+    config.locator(".field-error", has_text="min_cost").wait_for()  # the plugin's JSON Schema wants a number
+    dialog.get_by_label("Config (JSON)").fill('{"min_roi": 10, "min_cost": 5}')
+    dialog.get_by_role("button", name="Add rule").click()
+    page.locator("code", has_text='{"min_roi":10,"min_cost":5}').wait_for()
 
     page.get_by_role("button", name="Edit campaign").click()
     dialog = page.get_by_role("dialog")

@@ -94,15 +94,20 @@ export function showUserErrors(form, userErrors) {
   const general = [];
   for (const error of userErrors) {
     const path = (error.field ?? []).join(".");
+    // The nearest field on the path: an error inside a JSON config lands on
+    // the config, saying where inside it.
     let target = null;
-    for (let parts = error.field ?? []; parts.length && !target; parts = parts.slice(0, -1)) {
-      target = form.querySelector(`[data-path="${CSS.escape(parts.join("."))}"]`);
+    let depth = error.field?.length ?? 0;
+    for (; depth && !target; depth--) {
+      target = form.querySelector(`[data-path="${CSS.escape(error.field.slice(0, depth).join("."))}"]`);
     }
     if (target) {
       const slot = target.closest(".field")?.querySelector(".field-error");
+      const inside = error.field.slice(depth + 1).join(".");
+      const message = inside ? `${inside}: ${error.message}` : error.message;
       target.setAttribute("aria-invalid", "true");
       if (slot) {
-        slot.textContent = slot.textContent ? `${slot.textContent}; ${error.message}` : error.message;
+        slot.textContent = slot.textContent ? `${slot.textContent}; ${message}` : message;
         continue;
       }
     }
