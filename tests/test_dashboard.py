@@ -434,6 +434,12 @@ def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(new_pa
                     width = page.evaluate("document.documentElement.scrollWidth")
                     assert width <= size["width"], f"{name} is {width}px wide at phone width"
         page.locator("tbody tr", has_text="conversion_cap").first.wait_for()  # the last view: rule events
+        open_view(page, server, f"#/campaigns/{campaign_id}")
+        page.get_by_role("link", name="What the rules did").click()
+        page.get_by_role("heading", name="Rule events of one campaign").wait_for()
+        assert set(page.locator('td[data-label="Campaign"]').all_inner_texts()) == {"Summer promo"}
+        open_view(page, server, f"#/rule-events/{other}")
+        page.get_by_text("No rule events yet.").wait_for()
         origins = {urlsplit(url).netloc for url in page.requests if not url.startswith("data:")}
         assert origins == {urlsplit(server.url).netloc}, page.requests
         assert any(url.startswith("ws://") for url in page.requests)  # the live feed, same origin too
@@ -490,3 +496,27 @@ def test_ranges_are_local_days_in_the_chosen_time_zone(page, server, api):
     row.locator('[data-label="Clicks"]', has_text="1").wait_for()
     page.reload()  # the choice is remembered
     assert page.get_by_label("Range", exact=True).input_value() == "30d"
+
+
+def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, server, api):
+    open_view(page, server, "#/campaigns/new")
+    page.get_by_label("Name", exact=True).fill("Two offers")
+    page.get_by_role("button", name="Add another offer").click()
+    first, second = page.locator("fieldset", has_text="Offer 1"), page.locator("fieldset", has_text="Offer 2")
+    first.get_by_label("Offer name").fill("First")
+    first.get_by_label("Offer URL").fill("https://first.example/")
+    second.get_by_label("Offer name").fill("Second")
+    second.get_by_label("Offer URL").fill("https://user:pw@second.example/")
+    page.get_by_role("button", name="Create campaign").click()
+    second.locator(".field-error", has_text="credentials").wait_for()
+    assert first.locator(".field-error").all_inner_texts() == ["", "", "", ""]
+
+    first.get_by_role("button", name="Remove offer").click()
+    row = page.locator("fieldset.row")
+    assert row.locator("legend").inner_text() == "Offer 1"
+    page.get_by_role("button", name="Create campaign").click()
+    row.locator(".field-error", has_text="credentials").wait_for()  # now offers.0, still beside its field
+    row.get_by_label("Offer URL").fill("https://second.example/")
+    page.get_by_role("button", name="Create campaign").click()
+    page.get_by_role("heading", name="Two offers").wait_for()
+    assert page.locator('td[data-label="Offer"]').all_inner_texts() == ["Second"]

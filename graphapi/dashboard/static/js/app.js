@@ -66,7 +66,7 @@ const ROUTES = [
   [/^#\/campaigns\/(\d+)$/, (id) => campaignView(app, id), "campaigns"],
   [/^#\/conversions$/, () => conversionsView(app), "conversions"],
   [/^#\/postbacks$/, () => postbacksView(app), "postbacks"],
-  [/^#\/rule-events$/, () => ruleEventsView(app), "rule-events"],
+  [/^#\/rule-events(?:\/(\d+))?$/, (id) => ruleEventsView(app, id ?? null), "rule-events"],
   [/^(#\/campaigns)?$/, () => campaignsView(app), "campaigns"],
 ];
 

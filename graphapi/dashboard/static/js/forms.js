@@ -17,6 +17,7 @@ const CONVERT = {
   int: (el) => (el.value.trim() === "" ? undefined : Number(el.value)),
   list: (el) => el.value.split(/[\s,]+/).filter(Boolean),
   bool: (el) => el.checked,
+  skip: () => undefined,
   json: (el) => {
     if (!el.value.trim()) return undefined;
     try {
@@ -67,10 +68,6 @@ function formValues(form) {
   const values = {};
   for (const el of form.querySelectorAll("[data-path]")) {
     setPath(values, el.dataset.path.split("."), CONVERT[el.dataset.type ?? "string"](el));
-  }
-  // Rows removed from the middle of a list leave holes.
-  for (const value of Object.values(values.input ?? {})) {
-    if (Array.isArray(value)) value.splice(0, value.length, ...value.filter(Boolean));
   }
   return values;
 }
@@ -128,23 +125,28 @@ function landerFields(prefix, lander = {}) {
   ];
 }
 
-// A growing list of offer or lander rows inside the new-campaign form.
+// A growing list of offer or lander rows inside the new-campaign form. Rows are
+// renumbered when one is removed, so their paths match the list the API sees.
 function rows(kind, makeFields, min) {
   const list = h("div", { class: "rows" });
-  let next = 0;
+  const prefix = `input.${kind.toLowerCase()}s`;
+  const renumber = () => [...list.children].forEach((row, i) => {
+    row.querySelector("legend").textContent = `${kind} ${i + 1}`;
+    for (const el of row.querySelectorAll("[data-path]")) el.dataset.path = el.name = el.dataset.path.replace(/\.\d+\./, `.${i}.`);
+  });
   const add = () => {
-    const index = next++;
     const row = h("fieldset", { class: "row" },
-      h("legend", {}, `${kind} ${list.children.length + 1}`),
-      makeFields(`input.${kind.toLowerCase()}s.${index}`),
-      h("button", { type: "button", class: "small", onclick: () => { if (list.children.length > min) row.remove(); } }, `Remove ${kind.toLowerCase()}`));
+      h("legend", {}, ""),
+      makeFields(`${prefix}.${list.children.length}`),
+      h("button", { type: "button", class: "small", onclick: () => { if (list.children.length > min) { row.remove(); renumber(); } } }, `Remove ${kind.toLowerCase()}`));
     list.append(row);
+    renumber();
   };
   for (let i = 0; i < min; i++) add();
-  return h("div", { class: "rows-block", dataset: { path: `input.${kind.toLowerCase()}s`, type: "skip" } },
+  // The block itself carries the list's path, for errors about the list as a whole.
+  return h("div", { class: "rows-block", dataset: { path: prefix, type: "skip" } },
     list, h("button", { type: "button", onclick: add }, `Add ${kind === "Offer" ? "another offer" : "a lander"}`));
 }
-CONVERT.skip = () => undefined;
 
 function campaignFields(c = {}) {
   return [

@@ -208,7 +208,8 @@ export function campaignView(app, id) {
         ], c.landers, { sortKey: "weight" })
         : emptyState("No landers: visitors go straight to an offer.", h("p", {}, "Add a lander to send them to a prelander first.")));
     const rules = h("div", { class: "card" },
-      h("div", { class: "card-head" }, h("h2", {}, "Rules"), editButton("Add rule", () => ruleForm(app, c, null, load))),
+      h("div", { class: "card-head" }, h("h2", {}, "Rules"),
+        h("div", { class: "actions" }, h("a", { href: `#/rule-events/${c.id}` }, "What the rules did"), editButton("Add rule", () => ruleForm(app, c, null, load)))),
       c.rules.length
         ? sortableTable([
           { key: "plugin", label: "Rule plugin", value: (r) => r.plugin, render: (r) => r.plugin },

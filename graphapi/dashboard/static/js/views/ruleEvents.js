@@ -5,18 +5,20 @@ import { emptyState, h } from "../dom.js";
 import { DASH, dateTime } from "../format.js";
 import { logView } from "../log.js";
 
-const QUERY = `query RuleEvents($after: String) { ruleEvents(first: 100, after: $after) {
+const QUERY = `query RuleEvents($campaignId: ID, $after: String) { ruleEvents(campaignId: $campaignId, first: 100, after: $after) {
   edges { node { id createdAt plugin action outcome message detail campaign { id name } conversion { id } } }
   pageInfo { hasNextPage endCursor }
 } }`;
 
-export function ruleEventsView(app) {
+// All rule events, or (with `campaignId`) one campaign's.
+export function ruleEventsView(app, campaignId = null) {
   const { root, load } = logView(app, {
-    title: "Rule events",
+    title: campaignId ? "Rule events of one campaign" : "Rule events",
+    extra: campaignId ? [h("a", { href: "#/rule-events" }, "All campaigns")] : [],
     table: {
       caption: "What the rules did, latest first",
       headers: ["Time", "Campaign", "Rule", "Action", "Outcome", "Message", "Detail"],
-      fetchPage: async (after) => (await gql(QUERY, { after })).ruleEvents,
+      fetchPage: async (after) => (await gql(QUERY, { campaignId, after })).ruleEvents,
       row: (e) => h("tr", { dataset: { outcome: e.outcome } },
         h("td", { "data-label": "Time" }, dateTime(e.createdAt, app.prefs.timeZone)),
         h("td", { "data-label": "Campaign" }, h("a", { href: `#/campaigns/${e.campaign.id}` }, e.campaign.name)),
