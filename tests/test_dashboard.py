@@ -437,6 +437,7 @@ def test_every_view_at_desktop_and_phone_width_stays_on_the_server_origin(new_pa
         open_view(page, server, f"#/campaigns/{campaign_id}")
         page.get_by_role("link", name="What the rules did").click()
         page.get_by_role("heading", name="Rule events of one campaign").wait_for()
+        page.locator("section[data-loaded] tbody tr").first.wait_for()
         assert set(page.locator('td[data-label="Campaign"]').all_inner_texts()) == {"Summer promo"}
         open_view(page, server, f"#/rule-events/{other}")
         page.get_by_text("No rule events yet.").wait_for()
