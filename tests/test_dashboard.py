@@ -356,6 +356,10 @@ def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
     campaign = api.gql("query($id: ID!) { campaign(id: $id) { sourceBlacklist costModel } }", id=campaign_id)["campaign"]
     assert campaign == {"sourceBlacklist": ["bad-site", "worse-site"], "costModel": "CPC"}
 
+    page.get_by_role("button", name="Pause Forms").click()
+    page.locator(".campaign-head .badge", has_text="paused").wait_for()
+    page.get_by_role("button", name="Resume Forms").wait_for()
+
 
 def test_api_errors_are_shown_not_a_blank_page(page, server):
     open_view(page, server, "#/campaigns/999999")

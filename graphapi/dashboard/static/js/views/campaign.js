@@ -7,6 +7,7 @@ import { count, dateTime, money, pct } from "../format.js";
 import { campaignForm, landerForm, offerForm, openDialog, ruleForm } from "../forms.js";
 import { STATS_FIELDS, statsColumns } from "../stats.js";
 import { rangeToolbar } from "../toolbar.js";
+import { pauseButton } from "./campaigns.js";
 
 const CAMPAIGN = `query Campaign($id: ID!, $since: DateTime, $until: DateTime) {
   campaign(id: $id) {
@@ -20,7 +21,7 @@ const CAMPAIGN = `query Campaign($id: ID!, $since: DateTime, $until: DateTime) {
 }`;
 
 // ReportDimension -> the ReportRow field that carries it.
-export const DIMENSIONS = {
+const DIMENSIONS = {
   COUNTRY: "Country", DEVICE_TYPE: "Device", OS: "OS", BROWSER: "Browser", SOURCE: "Source",
   CREATIVE: "Creative", SUBID: "Subid", ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`SUB${i + 1}`, `Sub${i + 1}`])),
   OFFER: "Offer", LANDER: "Lander", GOAL: "Goal", DAY: "Day", HOUR: "Hour",
@@ -94,6 +95,7 @@ export function campaignView(app, id) {
         `Cost: ${c.costModel === "NONE" ? "none" : `${c.costModel} ${money(c.costValue, c.currency)}`}`,
         c.dailyBudget ? ` · Daily budget ${money(c.dailyBudget, c.currency)}` : ""),
       h("div", { class: "actions" },
+        pauseButton(c, { onDone: load, onError: (error) => body.prepend(errorBox(error)) }),
         h("button", { type: "button", onclick: () => openDialog(campaignForm(app, c, load)) }, "Edit campaign")));
 
     if (s.clicks === 0 && s.conversions === 0) {

@@ -15,6 +15,30 @@ const SET_STATUS = `mutation SetStatus($input: UpdateCampaignInput!) {
   updateCampaign(input: $input) { campaign { id status } userErrors { field message } }
 }`;
 
+// Pause or resume a campaign, wherever it is shown; nothing for an archived one.
+export function pauseButton(campaign, { onDone, onError }) {
+  if (campaign.status === "ARCHIVED") return "";
+  const next = campaign.status === "ACTIVE" ? "PAUSED" : "ACTIVE";
+  const verb = next === "PAUSED" ? "Pause" : "Resume";
+  const button = h("button", {
+    type: "button",
+    class: "small",
+    "aria-label": `${verb} ${campaign.name}`,
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        const { updateCampaign } = await gql(SET_STATUS, { input: { id: campaign.id, status: next } });
+        if (updateCampaign.userErrors.length) throw new Error(updateCampaign.userErrors.map((e) => e.message).join("; "));
+        await onDone();
+      } catch (error) {
+        button.disabled = false;
+        onError(error);
+      }
+    },
+  }, verb);
+  return button;
+}
+
 const STATUS_FILTERS = [["", "Active and paused"], ["ACTIVE", "Active"], ["PAUSED", "Paused"], ["ARCHIVED", "Archived"]];
 
 export function campaignsView(app) {
@@ -50,18 +74,6 @@ export function campaignsView(app) {
     }
   }
 
-  async function setStatus(campaign, next, button) {
-    button.disabled = true;
-    try {
-      const { updateCampaign } = await gql(SET_STATUS, { input: { id: campaign.id, status: next } });
-      if (updateCampaign.userErrors.length) throw new Error(updateCampaign.userErrors.map((e) => e.message).join("; "));
-      await load();
-    } catch (error) {
-      button.disabled = false;
-      body.prepend(errorBox(error));
-    }
-  }
-
   function render(campaigns) {
     if (!campaigns.length) {
       return emptyState(
@@ -83,12 +95,7 @@ export function campaignsView(app) {
       ...statsColumns((c) => c.stats),
       {
         key: "actions", label: "Actions",
-        render: (c) => c.status === "ARCHIVED" ? "" : h("button", {
-          type: "button",
-          class: "small",
-          "aria-label": `${c.status === "ACTIVE" ? "Pause" : "Resume"} ${c.name}`,
-          onclick: (event) => setStatus(c, c.status === "ACTIVE" ? "PAUSED" : "ACTIVE", event.currentTarget),
-        }, c.status === "ACTIVE" ? "Pause" : "Resume"),
+        render: (c) => pauseButton(c, { onDone: load, onError: (error) => body.prepend(errorBox(error)) }),
       },
     ];
     return sortableTable(columns, campaigns, {
