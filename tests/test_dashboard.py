@@ -313,37 +313,35 @@ def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
     campaign_id = api.create_campaign("Forms")
     open_view(page, server, f"#/campaigns/{campaign_id}")
 
+    def submit(dialog, label: str, value: str, button: str, error: str | None = None) -> None:
+        """Fill one field, submit, and (given `error`) see it beside that field."""
+        dialog.get_by_label(label).fill(value)
+        dialog.get_by_role("button", name=button).click()
+        if error:
+            dialog.locator(".field", has=page.get_by_label(label)).locator(".field-error", has_text=error).wait_for()
+
     page.get_by_role("button", name="Add lander").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Lander name").fill("Quiz")
-    dialog.get_by_label("Lander URL").fill("https://user:pw@lander.example/")
-    dialog.get_by_role("button", name="Add lander").click()
-    dialog.locator(".field-error", has_text="credentials").wait_for()
-    dialog.get_by_label("Lander URL").fill("https://lander.example/quiz")
-    dialog.get_by_role("button", name="Add lander").click()
+    submit(dialog, "Lander URL", "https://user:pw@lander.example/", "Add lander", error="credentials")
+    submit(dialog, "Lander URL", "https://lander.example/quiz", "Add lander")
     page.locator("td", has_text="https://lander.example/quiz").wait_for()
 
     offers = page.locator(".card", has=page.get_by_role("heading", name="Offers"))
     offers.get_by_role("button", name="Edit").click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_label("Weight").fill("40")
     dialog.get_by_label("Active").uncheck()
-    dialog.get_by_role("button", name="Save offer").click()
+    submit(dialog, "Weight", "40", "Save offer")
     offers.locator("tbody tr", has_text="Offer A").locator(".badge", has_text="off").wait_for()
     assert offers.locator('td[data-label="Weight"]').inner_text() == "40"
 
     page.get_by_role("button", name="Add rule").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Rule plugin").fill("roi_guard")
-    dialog.get_by_label("Config (JSON)").fill("{not json")
-    dialog.get_by_role("button", name="Add rule").click()
-    dialog.locator(".field-error", has_text="not valid JSON").wait_for()
-    dialog.get_by_label("Config (JSON)").fill('{"min_roi": 10, "min_cost": "5"}')
-    dialog.get_by_role("button", name="Add rule").click()
-    config = dialog.locator(".field", has=page.get_by_label("Config (JSON)"))
-    config.locator(".field-error", has_text="min_cost").wait_for()  # the plugin's JSON Schema wants a number
-    dialog.get_by_label("Config (JSON)").fill('{"min_roi": 10, "min_cost": 5}')
-    dialog.get_by_role("button", name="Add rule").click()
+    submit(dialog, "Config (JSON)", "{not json", "Add rule", error="not valid JSON")
+    # The plugin's JSON Schema wants a number; the error says where inside the config.
+    submit(dialog, "Config (JSON)", '{"min_roi": 10, "min_cost": "5"}', "Add rule", error="min_cost:")
+    submit(dialog, "Config (JSON)", '{"min_roi": 10, "min_cost": 5}', "Add rule")
     page.locator("code", has_text='{"min_roi":10,"min_cost":5}').wait_for()
 
     page.get_by_role("button", name="Edit campaign").click()
