@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from graphapi.conversions import INSERT_OUTBOX
 from graphapi.db import Database
 from graphapi.live import ConversionFeed
 from graphapi.models import ConversionStatus
@@ -27,10 +28,7 @@ async def set_status(db: Database, feed: ConversionFeed, conversion_id: int, sta
         await tx.execute(
             "UPDATE conversion SET status = ?, updated_at = ? WHERE id = ?", [status.value, now, conversion_id]
         )
-        await tx.execute(
-            "INSERT INTO outbox (created_at, conversion_id, previous_status, attempts) VALUES (?, ?, ?, 0)",
-            [now, conversion_id, previous],
-        )
+        await tx.execute(INSERT_OUTBOX, [now, conversion_id, previous, status.value])
         await feed.announce(tx, [conversion_id])
     feed.committed([conversion_id])
     return True

@@ -151,9 +151,9 @@ _UPDATE_CONVERSION = (
     "UPDATE conversion SET status = ?, raw_status = ?, payout = ?, original_payout = ?, "
     "original_currency = ?, cost = ?, updated_at = ? WHERE id = ?"
 )
-_INSERT_OUTBOX = (
-    "INSERT INTO outbox (created_at, conversion_id, previous_status, processed_at, attempts) "
-    "VALUES (?, ?, ?, NULL, 0)"
+INSERT_OUTBOX = (
+    "INSERT INTO outbox (created_at, conversion_id, previous_status, status, processed_at, attempts) "
+    "VALUES (?, ?, ?, ?, NULL, 0)"
 )
 _INSERT_LOG = (
     "INSERT INTO postback (received_at, outcome, message, click_id, params, remote_addr, conversion_id) "
@@ -214,7 +214,7 @@ class ConversionWriter:
                 results[index] = await self._record(tx, request, click, outbox)
             except Refused as refusal:
                 results[index] = refusal.result()
-        await tx.executemany(_INSERT_OUTBOX, outbox)
+        await tx.executemany(INSERT_OUTBOX, outbox)
         await tx.executemany(
             _INSERT_LOG,
             [_log_row(item.log, result) for item, result in zip(items, results)],
@@ -280,7 +280,7 @@ class ConversionWriter:
         )  # fmt: skip
         if inserted:
             conversion_id = inserted[0][0]
-            outbox.append((now, conversion_id, None))
+            outbox.append((now, conversion_id, None, request.status.value))
             return PostbackResult(PostbackOutcome.CREATED, conversion_id=conversion_id, status=request.status)
 
         row = (await tx.fetch(self._select_conversion, (click.id, request.goal, request.txid)))[0]
@@ -307,7 +307,7 @@ class ConversionWriter:
                 to_micros(accrued_cost(click, kept.payout)), now, conversion_id,
             ),
         )  # fmt: skip
-        outbox.append((now, conversion_id, current.value))
+        outbox.append((now, conversion_id, current.value, request.status.value))
         return PostbackResult(PostbackOutcome.UPDATED, conversion_id=conversion_id, status=request.status)
 
 

@@ -249,6 +249,9 @@ class Outbox(Model):
     conversion = fields.ForeignKeyField("graphapi.Conversion", related_name="outbox")
     # The conversion's status before this change, for `event.conversion.previous_status`.
     previous_status = fields.CharField(max_length=16, null=True)
+    # The status this change brought: a conversion changed twice before its rules
+    # ran still shows each plugin each step. NULL in rows older than the column.
+    status = fields.CharField(max_length=16, null=True)
     processed_at = fields.DatetimeField(null=True)
     attempts = fields.IntField(default=0)
     # Claimed by a rule engine until then; a crashed claimer's events run again after it.
@@ -256,4 +259,7 @@ class Outbox(Model):
 
     class Meta:
         table = "outbox"
-        indexes = (Index(fields=("processed_at", "id"), name="outbox_pending"),)
+        indexes = (
+            Index(fields=("processed_at", "id"), name="outbox_pending"),
+            Index(fields=("conversion_id", "processed_at"), name="outbox_conversion"),
+        )

@@ -57,10 +57,14 @@ BATCH = 20
 MAX_ATTEMPTS = 5
 HOOK = "conversion_recorded"
 
+# A conversion's changes run in order: a row is claimable only when no earlier
+# row of the same conversion is still waiting (in this process or another).
 CLAIM = (
     "UPDATE outbox SET attempts = attempts + 1, lease_until = ? WHERE id IN ("
-    "SELECT id FROM outbox WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until < ?) "
-    "ORDER BY id LIMIT ?{lock}) RETURNING id, conversion_id, previous_status, attempts"
+    "SELECT o.id FROM outbox o WHERE o.processed_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < ?) "
+    "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.conversion_id = o.conversion_id "
+    "AND e.processed_at IS NULL AND e.id < o.id) "
+    "ORDER BY o.id LIMIT ?{lock}) RETURNING id, conversion_id, previous_status, attempts, status"
 )
 
 
@@ -84,6 +88,7 @@ class Claim:
     conversion_id: int
     previous_status: str | None
     attempts: int
+    status: str | None  # None in rows from before the outbox kept it
 
 
 class RuleEngine:
@@ -156,7 +161,7 @@ class RuleEngine:
                 claim, conversion, [Result("graphapi", HOOK, RuleEventOutcome.FAILED, message)]
             )
             return
-        event = await self._event(conversion, claim.previous_status)
+        event = await self._event(conversion, claim.previous_status, claim.status)
         results = await asyncio.gather(
             *(self._run_hook(claim, event, impl, rule) for impl, rule in await self._calls(conversion))
         )
@@ -184,7 +189,9 @@ class RuleEngine:
                 calls.append((impls.get(rule.plugin, rule.plugin), rule))
         return calls
 
-    async def _event(self, conversion: Conversion, previous_status: str | None) -> ConversionEvent:
+    async def _event(
+        self, conversion: Conversion, previous_status: str | None, status: str | None
+    ) -> ConversionEvent:
         campaign, click = conversion.campaign, conversion.click
         db = self._services.db
         midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -193,7 +200,7 @@ class RuleEngine:
                 id=conversion.id,
                 goal=conversion.goal,
                 txid=conversion.txid,
-                status=ConversionStatus(conversion.status),
+                status=ConversionStatus(status or conversion.status),
                 previous_status=ConversionStatus(previous_status) if previous_status else None,
                 payout=conversion.payout,
                 currency=conversion.currency,

@@ -89,3 +89,25 @@ async def test_postback_controls_can_hold_a_conversion(start_app):
     assert statuses == {Decimal("150"): "pending", Decimal("15"): "approved"}
     stats = await campaign_stats(services.db, campaign.id, "USD")
     assert (stats.conversions, stats.pending_conversions, stats.revenue) == (1, 1, Decimal("15.00"))
+
+
+async def test_each_change_reaches_plugins_with_its_own_status_even_when_rules_run_late(start_app):
+    recorder.EVENTS.clear()
+    app = await start_app(plugins=["tests.plugin_samples.recorder"])
+    services = app.state.services
+    campaign = await make_campaign(services)
+    await services.rules.stop()  # as if the rule engine were down or far behind
+    async with http_client(app) as client:
+        click_id = await click(client, campaign.id)
+        await client.get(f"/postback?click_id={click_id}&payout=5&status=pending")
+        await client.get(f"/postback?click_id={click_id}&payout=5&status=approved")
+    await services.rules.start()
+
+    async def both_seen() -> bool:
+        return len(recorder.EVENTS) >= 2
+
+    await wait_for(both_seen)
+    assert [(e.conversion.status, e.conversion.previous_status) for e in recorder.EVENTS] == [
+        ("pending", None),
+        ("approved", "pending"),
+    ]
