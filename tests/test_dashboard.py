@@ -80,9 +80,9 @@ class Api:
 
 
 @contextlib.contextmanager
-def deployment(workdir: Path) -> Iterator[tuple[Server, str, Api]]:
-    """A `graphapi serve` on a new SQLite database, an API key, and a client."""
-    database_url = f"sqlite://{workdir}/graphapi.sqlite3"
+def deployment(workdir: Path, database_url: str | None = None, workers: int = 1) -> Iterator[tuple[Server, str, Api]]:
+    """A `graphapi serve` (on a new SQLite database unless given one), an API key, and a client."""
+    database_url = database_url or f"sqlite://{workdir}/graphapi.sqlite3"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHAPI_")}
     env["GRAPHAPI_DATABASE_URL"] = database_url
     result = subprocess.run(
@@ -90,7 +90,7 @@ def deployment(workdir: Path) -> Iterator[tuple[Server, str, Api]]:
         env=env, cwd=workdir, capture_output=True, text=True, check=True,
     )  # fmt: skip
     key = result.stdout.strip().splitlines()[-1]
-    with Server(database_url, workdir, public_url="https://tracker.example") as server:
+    with Server(database_url, workdir, workers=workers, public_url="https://tracker.example") as server:
         api = Api(server, key)
         try:
             yield server, key, api
@@ -523,3 +523,24 @@ def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, ser
     page.get_by_role("button", name="Create campaign").click()
     page.get_by_role("heading", name="Two offers").wait_for()
     assert page.locator('td[data-label="Offer"]').all_inner_texts() == ["Second"]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_conversions_arrive_live_from_every_server_process(database, request, tmp_path, new_page):
+    """On PostgreSQL with two worker processes, a postback taken by either one
+    reaches the page's subscription (LISTEN/NOTIFY); on SQLite, one process.
+    (The database comes from conftest's sync fixture: Playwright's loop is running.)"""
+    database_url, workers = None, 1
+    if database == "postgres":
+        database_url, workers = request.getfixturevalue("postgres_database"), 2
+    with deployment(tmp_path, database_url, workers=workers) as (server, key, api):
+        page = new_page(server, key)
+        campaign_id = api.create_campaign("Live")
+        click_ids = [api.click(campaign_id, ua=f"{CHROME_UA} visitor-{i}") for i in range(8)]
+        open_view(page, server, "#/conversions")
+        page.locator("#live-state[data-state=live]").wait_for()
+        for click_id in click_ids:
+            # A new connection each time, so the workers share the postbacks.
+            assert httpx.get(f"{server.url}/postback", params={"click_id": click_id, "payout": "1.00"}).status_code == 200
+        for click_id in click_ids:
+            page.locator('#conversion-rows td[data-label="Click id"]', has_text=click_id).wait_for()
