@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
-from graphapi import visitor
+from graphapi import rollups, visitor
 from graphapi.db import Transaction
 from graphapi.group_commit import WriteFailed
 from graphapi.models import DeviceType, Route
@@ -88,7 +88,7 @@ INSERT_CLICK_SQLITE = (
 # PostgreSQL: the whole batch in one statement, as arrays. A statement does not
 # see its own rows, so a visitor's second click within the batch is marked not
 # unique up front (`first`).
-INSERT_CLICKS_POSTGRES = (
+_INSERT_POSTGRES = (
     f"INSERT INTO click ({', '.join(_NAMES)}, is_unique) SELECT "
     + ", ".join(f"t.{name}" for name in _NAMES)
     + ", t.first AND NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = t.campaign_id"
@@ -98,10 +98,17 @@ INSERT_CLICKS_POSTGRES = (
 )
 
 
+# The rows written, counted into the rollups by the same statement.
+INSERT_CLICKS_POSTGRES = f"WITH k AS ({_INSERT_POSTGRES} RETURNING *) " + rollups.add_clicks("k", "", True)
+
+
 async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:
     if not tx.postgres:
+        # SQLite writers take turns: the batch is what comes after the last id.
+        last_id = await rollups.last_click_id(tx)
         # Each row of an executemany sees the ones before it in the transaction.
         await tx.executemany(INSERT_CLICK_SQLITE, rows)
+        await rollups.count_clicks_after(tx, last_id)
         return [None] * len(rows)
     seen = set()
     first = []
@@ -430,9 +437,20 @@ async def write_click_throughs(tx: Transaction, items: Sequence[tuple[int, int, 
         [(offer_id, moment, pk) for pk, offer_id, moment in items],
     )
     ids = sorted({pk for pk, _, _ in items})
-    rows = await tx.fetch(f"SELECT id, offer_id FROM click WHERE id IN ({', '.join('?' * len(ids))})", ids)
-    chosen = dict(rows)
+    rows = await tx.fetch(
+        f"SELECT id, offer_id, lander_clicked_at FROM click WHERE id IN ({', '.join('?' * len(ids))})", ids
+    )
+    chosen = {pk: offer_id for pk, offer_id, _ in rows}
+    # Those this batch sent on (not an earlier batch): their time is ours.
+    moments: dict[int, set[datetime]] = {}
+    for pk, _, moment in items:
+        moments.setdefault(pk, set()).add(moment)
+    moved = [pk for pk, _, at in rows if at is not None and rollups.as_datetime(at) in moments[pk]]
+    await rollups.add_click_throughs(tx, moved)
     return [chosen[pk] for pk, _, _ in items]
+
+
+
 
 
 def _cookie(header: bytes | None) -> str | None:

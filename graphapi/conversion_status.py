@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from graphapi import rollups
 from graphapi.conversions import INSERT_OUTBOX
 from graphapi.db import Database
 from graphapi.live import ConversionFeed
@@ -29,6 +30,7 @@ async def set_status(db: Database, feed: ConversionFeed, conversion_id: int, sta
             "UPDATE conversion SET status = ?, updated_at = ? WHERE id = ?", [status.value, now, conversion_id]
         )
         await tx.execute(INSERT_OUTBOX, [now, conversion_id, previous, status.value])
+        await rollups.recount_conversions(tx, [conversion_id])
         await feed.announce(tx, [conversion_id])
     feed.committed([conversion_id])
     return True

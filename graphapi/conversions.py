@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from graphapi import rollups
 from graphapi.currency import Rates
 from graphapi.db import Transaction
 from graphapi.live import ConversionFeed
@@ -215,6 +216,7 @@ class ConversionWriter:
             except Refused as refusal:
                 results[index] = refusal.result()
         await tx.executemany(INSERT_OUTBOX, outbox)
+        await rollups.recount_conversions(tx, [row[1] for row in outbox])
         await tx.executemany(
             _INSERT_LOG,
             [_log_row(item.log, result) for item, result in zip(items, results)],

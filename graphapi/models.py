@@ -263,3 +263,44 @@ class Outbox(Model):
             Index(fields=("processed_at", "id"), name="outbox_pending"),
             Index(fields=("conversion_id", "processed_at"), name="outbox_conversion"),
         )
+
+
+# Pre-aggregated figures per campaign, UTC hour and one dimension value, so that
+# reports over millions of clicks read thousands of rows (graphapi/rollups.py).
+# `dimension` '' holds the campaign-hour totals; a missing value is ''.
+class ClickRollup(Model):
+    id = fields.BigIntField(primary_key=True)
+    campaign_id = fields.IntField()
+    hour = fields.DatetimeField()
+    dimension = fields.CharField(max_length=16)
+    value = fields.CharField(max_length=255)
+    clicks = fields.BigIntField(default=0)
+    unique_clicks = fields.BigIntField(default=0)
+    bot_clicks = fields.BigIntField(default=0)
+    lander_clicks = fields.BigIntField(default=0)
+    lander_routed = fields.BigIntField(default=0)
+    cost = fields.BigIntField(default=0)  # micro-units
+
+    class Meta:
+        table = "click_rollup"
+        unique_together = (("campaign_id", "hour", "dimension", "value"),)
+        indexes = (Index(fields=("dimension", "hour"), name="click_rollup_dimension"),)
+
+
+class ConversionRollup(Model):
+    id = fields.BigIntField(primary_key=True)
+    campaign_id = fields.IntField()
+    hour = fields.DatetimeField()
+    dimension = fields.CharField(max_length=16)
+    value = fields.CharField(max_length=255)
+    approved = fields.BigIntField(default=0)
+    pending = fields.BigIntField(default=0)
+    rejected = fields.BigIntField(default=0)
+    revenue = fields.BigIntField(default=0)  # micro-units, like the figures below
+    pending_revenue = fields.BigIntField(default=0)
+    cost = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "conversion_rollup"
+        unique_together = (("campaign_id", "hour", "dimension", "value"),)
+        indexes = (Index(fields=("dimension", "hour"), name="conversion_rollup_dimension"),)

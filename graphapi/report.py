@@ -229,44 +229,32 @@ async def report(
 
     local = _LocalTime(zone, since, until, db.postgres)
     click_plain = [d for d in plain if _COLUMNS[d][0] is not None]
-    click_columns = [_COLUMNS[d][0] for d in click_plain] + local.columns("k.created_at", dimensions)
-    conversion_columns = [_COLUMNS[d][1] for d in plain] + local.columns("v.created_at", dimensions)
+    rolled = _rollup_dimension(plain, local, since, until)
+    if rolled is None:
+        clicks, conversions = await _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, since, until)
+        decode = _same
+    else:
+        clicks, conversions = await _rollup_groups(
+            db, dimensions, plain, click_plain, local, campaign_ids, since, until, rolled
+        )
+        decode = _rollup_value
+    click_columns = len(click_plain) + len(local.columns("k", dimensions))
+    conversion_columns = len(plain) + len(local.columns("v", dimensions))
 
-    scope, scope_params = _scope(campaign_ids, "k.campaign_id")
-    window, window_params = time_window("k.created_at", since, until)
-    clicks = await _groups(
-        db, click_columns,
-        "click k JOIN campaign c ON c.id = k.campaign_id",
-        CLICK_SUMS + ", SUM(CASE WHEN k.lander_id IS NULL THEN 0 ELSE 1 END)",
-        f"k.route <> 'fallback'{scope}{window}", scope_params + window_params,
-    )  # fmt: skip
-    scope, scope_params = _scope(campaign_ids, "v.campaign_id")
-    window, window_params = time_window("v.created_at", since, until)
-    # Conversions reach their click only for the click's dimensions.
-    joined = any(column.startswith("k.") for column in conversion_columns)
-    conversions = await _groups(
-        db, conversion_columns,
-        "conversion v " + ("JOIN click k ON k.id = v.click_id " if joined else "")
-        + "JOIN campaign c ON c.id = v.campaign_id",
-        CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params,
-    )  # fmt: skip
-
-    currencies = {row[len(click_columns)] for row in clicks} | {
-        row[len(conversion_columns)] for row in conversions
-    }
+    currencies = {row[click_columns] for row in clicks} | {row[conversion_columns] for row in conversions}
     target = currencies.pop() if len(currencies) == 1 else currency
     convert = _converter(target, rates)
 
     folded: dict[tuple, list[int]] = {}
 
     def key_of(values: Sequence[Any], named: Sequence[Dimension]) -> tuple:
-        found = dict(zip(named, values))
+        found = {dimension: decode(dimension, value) for dimension, value in zip(named, values)}
         found.update(local.values(dimensions, values[len(named) :]))
         return tuple(found.get(dimension) for dimension in dimensions)
 
     for rows, width, offset, named in (
-        (clicks, len(click_columns), 0, click_plain),
-        (conversions, len(conversion_columns), _CLICK_FIGURES, plain),
+        (clicks, click_columns, 0, click_plain),
+        (conversions, conversion_columns, _CLICK_FIGURES, plain),
     ):
         for row in rows:
             key = key_of(row[:width], named)
@@ -286,6 +274,107 @@ async def report(
         values = {d: _python_value(d, v) for d, v in zip(dimensions, key)}
         rows_out.append(ReportRow(values=values, stats=_stats(target, sums)))
     return Report(rows=rows_out, totals=_stats(target, total))
+
+
+async def _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, since, until):
+    """Click and conversion groups from the raw tables."""
+    click_columns = [_COLUMNS[d][0] for d in click_plain] + local.columns("k.created_at", dimensions)
+    conversion_columns = [_COLUMNS[d][1] for d in plain] + local.columns("v.created_at", dimensions)
+    scope, scope_params = _scope(campaign_ids, "k.campaign_id")
+    window, window_params = time_window("k.created_at", since, until)
+    clicks = await _groups(
+        db, click_columns,
+        "click k JOIN campaign c ON c.id = k.campaign_id",
+        CLICK_SUMS + ", SUM(CASE WHEN k.lander_id IS NULL THEN 0 ELSE 1 END)",
+        f"k.route <> 'fallback'{scope}{window}", scope_params + window_params,
+    )  # fmt: skip
+    scope, scope_params = _scope(campaign_ids, "v.campaign_id")
+    window, window_params = time_window("v.created_at", since, until)
+    # Conversions reach their click only for the click's dimensions.
+    joined = any(column.startswith("k.") for column in conversion_columns)
+    conversions = await _groups(
+        db, conversion_columns,
+        "conversion v " + ("JOIN click k ON k.id = v.click_id " if joined else "")
+        + "JOIN campaign c ON c.id = v.campaign_id",
+        CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params,
+    )  # fmt: skip
+    return clicks, conversions
+
+
+# Report dimensions the rollups keep (graphapi/rollups.py), by their name there.
+_ROLLED = {
+    Dimension.COUNTRY: "country",
+    Dimension.DEVICE_TYPE: "device_type",
+    Dimension.OS: "os",
+    Dimension.BROWSER: "browser",
+    Dimension.OFFER: "offer",
+    Dimension.LANDER: "lander",
+    Dimension.GOAL: "goal",
+}
+
+
+def _rollup_dimension(plain, local: _LocalTime, since, until) -> str | None:
+    """The rollup dimension that answers this report exactly, or None.
+
+    Rollups hold UTC hours and one dimension besides the campaign: they answer
+    reports over whole hours, in zones whose offsets are whole hours.
+    """
+    others = [d for d in plain if d is not Dimension.CAMPAIGN]
+    if len(others) > 1 or any(d not in _ROLLED for d in others):
+        return None
+    for moment in (since, until):
+        if moment is not None and moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) != moment:
+            return None
+    if any(offset % 3600 for offset in (local.first, *(offset for _, offset in local.changes))):
+        return None
+    return _ROLLED[others[0]] if others else ""
+
+
+_ROLLUP_CLICK_SUMS = (
+    "SUM(k.clicks), SUM(k.unique_clicks), SUM(k.bot_clicks), SUM(k.lander_clicks), SUM(k.cost), "
+    "SUM(k.lander_routed)"
+)
+_ROLLUP_CONVERSION_SUMS = (
+    "SUM(v.approved), SUM(v.pending), SUM(v.rejected), SUM(v.revenue), SUM(v.pending_revenue), SUM(v.cost)"
+)
+
+
+async def _rollup_groups(db, dimensions, plain, click_plain, local, campaign_ids, since, until, rolled):
+    """Click and conversion groups from the rollups (the same shape as `_raw_groups`)."""
+
+    def column(alias: str, dimension: Dimension) -> str:
+        return f"{alias}.campaign_id" if dimension is Dimension.CAMPAIGN else f"{alias}.value"
+
+    click_columns = [column("k", d) for d in click_plain] + local.columns("k.hour", dimensions)
+    conversion_columns = [column("v", d) for d in plain] + local.columns("v.hour", dimensions)
+    # Clicks have no goal: a report by goal takes their campaign-hour totals.
+    click_dimension = "" if rolled == "goal" else rolled
+    scope, scope_params = _scope(campaign_ids, "k.campaign_id")
+    window, window_params = time_window("k.hour", since, until)
+    clicks = await _groups(
+        db, click_columns, "click_rollup k JOIN campaign c ON c.id = k.campaign_id", _ROLLUP_CLICK_SUMS,
+        f"k.dimension = ?{scope}{window}", [click_dimension, *scope_params, *window_params],
+    )  # fmt: skip
+    scope, scope_params = _scope(campaign_ids, "v.campaign_id")
+    window, window_params = time_window("v.hour", since, until)
+    conversions = await _groups(
+        db, conversion_columns, "conversion_rollup v JOIN campaign c ON c.id = v.campaign_id",
+        _ROLLUP_CONVERSION_SUMS, f"v.dimension = ?{scope}{window}", [rolled, *scope_params, *window_params],
+    )  # fmt: skip
+    return clicks, conversions
+
+
+def _same(dimension: Dimension, value: Any) -> Any:
+    return value
+
+
+def _rollup_value(dimension: Dimension, value: Any) -> Any:
+    """A rollup keeps values as text, '' for none (the empty goal is a goal)."""
+    if dimension in (Dimension.CAMPAIGN, Dimension.GOAL) or value is None:
+        return value
+    if value == "":
+        return None
+    return int(value) if dimension in (Dimension.OFFER, Dimension.LANDER) else value
 
 
 def _python_value(dimension: Dimension, value: Any) -> Any:

@@ -29,7 +29,7 @@ POSTGRES_ADMIN = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("GRAPHAPI_TEST_REQUIRE_POSTGRES") == "1"
 TABLES = (
     "outbox", "rule_event", "postback", "conversion", "click", "rule", "lander", "offer",
-    "campaign", "api_key",
+    "campaign", "api_key", "click_rollup", "conversion_rollup",
 )  # fmt: skip
 
 

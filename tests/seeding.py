@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+from graphapi import rollups
 from graphapi.db import Database
 from graphapi.money import to_micros
 
@@ -41,10 +42,12 @@ async def insert_clicks(db: Database, campaign_id: int, rows: Iterable[dict[str,
         return []
     columns = list(values[0])
     async with db.write() as tx:
+        last_id = await rollups.last_click_id(tx)
         await tx.executemany(
             f"INSERT INTO click ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             [[row[c] for c in columns] for row in values],
         )
+        await rollups.count_clicks_after(tx, last_id)
         found = []
         for start in range(0, len(click_ids), 1000):
             chunk = click_ids[start : start + 1000]
@@ -80,6 +83,7 @@ async def insert_conversion(
         ((conversion_id,),) = await tx.fetch(
             "SELECT id FROM conversion WHERE click_id = ? AND goal = ? AND txid = ''", [click, goal]
         )
+        await rollups.recount_conversions(tx, [conversion_id])
         if feed is not None:
             await feed.announce(tx, [conversion_id])
     if feed is not None:

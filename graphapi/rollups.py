@@ -1,0 +1,176 @@
+"""Pre-aggregated figures that reports read instead of millions of rows.
+
+Per campaign, UTC hour and the value of one dimension (`dimension` '' holds the
+campaign-hour's totals), in the same transaction as what they count:
+
+- clicks are added as each batch of clicks is written; a lander click-through
+  moves its click from offer '' to the offer it chose;
+- conversions change status and payout, so the hours a batch of conversion
+  changes touched are counted again from the conversions themselves (a few
+  hundred rows an hour), under a lock per campaign-hour on PostgreSQL.
+
+A report uses them when it groups by time, campaign and at most one of these
+dimensions, over whole hours of a zone whose offsets are whole hours
+(`graphapi/report.py`); anything else reads the raw tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from graphapi.db import Transaction
+
+# Rollup dimension -> the SQL for a click's (k) or conversion's (v) value of it.
+VALUES = {
+    "": "''",
+    "country": "COALESCE(k.country, '')",
+    "device_type": "k.device_type",
+    "os": "COALESCE(k.os, '')",
+    "browser": "COALESCE(k.browser, '')",
+    "offer": "COALESCE(CAST(k.offer_id AS TEXT), '')",
+    "lander": "COALESCE(CAST(k.lander_id AS TEXT), '')",
+}
+CLICK_DIMENSIONS = tuple(VALUES)
+CONVERSION_DIMENSIONS = (*VALUES, "goal")
+_CONVERSION_VALUES = {**VALUES, "goal": "v.goal"}
+
+CLICK_FIGURES = {
+    "clicks": "CASE WHEN k.is_bot THEN 0 ELSE 1 END",
+    "unique_clicks": "CASE WHEN k.is_bot OR NOT k.is_unique THEN 0 ELSE 1 END",
+    "bot_clicks": "CASE WHEN k.is_bot THEN 1 ELSE 0 END",
+    "lander_clicks": "CASE WHEN k.is_bot OR k.lander_clicked_at IS NULL THEN 0 ELSE 1 END",
+    "lander_routed": "CASE WHEN k.lander_id IS NULL THEN 0 ELSE 1 END",
+    "cost": "k.cost",
+}
+CONVERSION_FIGURES = {
+    "approved": "CASE WHEN v.status = 'approved' THEN 1 ELSE 0 END",
+    "pending": "CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END",
+    "rejected": "CASE WHEN v.status = 'rejected' THEN 1 ELSE 0 END",
+    "revenue": "CASE WHEN v.status = 'approved' THEN v.payout ELSE 0 END",
+    "pending_revenue": "CASE WHEN v.status = 'pending' THEN v.payout ELSE 0 END",
+    "cost": "CASE WHEN v.status = 'approved' THEN v.cost ELSE 0 END",
+}
+
+
+def hour_of(column: str, postgres: bool) -> str:
+    """SQL for the UTC hour a time falls in, stored as the `hour` column is."""
+    if postgres:
+        return f"date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    return f"substr({column}, 1, 13) || ':00:00+00:00'"  # times are stored as ISO text in UTC
+
+
+def _dimensions(names: Iterable[str], values: dict[str, str]) -> tuple[str, str]:
+    """A table of the dimension names (d.name), and SQL for a row's value of each."""
+    names = list(names)
+    table = " UNION ALL ".join(f"SELECT '{name}' AS name" for name in names)
+    value = "CASE d.name " + " ".join(f"WHEN '{name}' THEN {values[name]}" for name in names) + " END"
+    return table, value
+
+
+def add_clicks(
+    source: str,
+    where: str,
+    postgres: bool,
+    dimensions: Iterable[str] = CLICK_DIMENSIONS,
+    figures: dict[str, str] = CLICK_FIGURES,
+    sign: str = "",
+    values: dict[str, str] = VALUES,
+) -> str:
+    """SQL adding the figures of the clicks `source` (aliased k) holds to the rollup.
+
+    `figures` may leave some out (they add 0); `sign` '-' takes them away;
+    `values` may say under which value a dimension counts them.
+    """
+    names, value = _dimensions(dimensions, {**VALUES, **values})
+    sums = ", ".join(f"{sign}SUM({figures.get(name, '0')})" for name in CLICK_FIGURES)
+    updates = ", ".join(f"{name} = click_rollup.{name} + excluded.{name}" for name in CLICK_FIGURES)
+    return (
+        f"INSERT INTO click_rollup (campaign_id, hour, dimension, value, {', '.join(CLICK_FIGURES)}) "
+        f"SELECT k.campaign_id, {hour_of('k.created_at', postgres)}, d.name, {value}, {sums} "
+        f"FROM {source} CROSS JOIN ({names}) d WHERE k.route <> 'fallback'{where} "
+        f"GROUP BY 1, 2, 3, 4 "
+        f"ON CONFLICT (campaign_id, hour, dimension, value) DO UPDATE SET {updates}"
+    )
+
+
+async def add_click_throughs(tx: Transaction, click_ids: list[int]) -> None:
+    """Clicks just sent from their lander to an offer: one more lander click in
+    every dimension, and under `offer` they move from '' to the chosen offer."""
+    if not click_ids:
+        return
+    where = f" AND k.id IN ({', '.join('?' * len(click_ids))})"
+    others = [name for name in CLICK_DIMENSIONS if name != "offer"]
+    lander_only = {"lander_clicks": CLICK_FIGURES["lander_clicks"]}
+    await tx.execute(add_clicks("click k", where, tx.postgres, others, lander_only), click_ids)
+    await tx.execute(add_clicks("click k", where, tx.postgres, ["offer"]), click_ids)
+    until_now = {name: sql for name, sql in CLICK_FIGURES.items() if name != "lander_clicks"}
+    await tx.execute(
+        add_clicks("click k", where, tx.postgres, ["offer"], until_now, sign="-", values={"offer": "''"}),
+        click_ids,
+    )
+
+
+async def last_click_id(tx: Transaction) -> int:
+    return (await tx.fetch("SELECT COALESCE(MAX(id), 0) FROM click"))[0][0]
+
+
+async def count_clicks_after(tx: Transaction, last_id: int) -> None:
+    """Count the clicks above `last_id`: a batch its writer added alone (SQLite
+    writers take turns; tests and benchmarks that seed through the driver)."""
+    await tx.execute(add_clicks("click k", " AND k.id > ?", tx.postgres), (last_id,))
+
+
+def _conversion_counts(where: str, postgres: bool) -> str:
+    names, value = _dimensions(CONVERSION_DIMENSIONS, _CONVERSION_VALUES)
+    sums = ", ".join(f"SUM({sql})" for sql in CONVERSION_FIGURES.values())
+    return (
+        f"INSERT INTO conversion_rollup (campaign_id, hour, dimension, value, {', '.join(CONVERSION_FIGURES)}) "
+        f"SELECT v.campaign_id, {hour_of('v.created_at', postgres)}, d.name, {value}, {sums} "
+        f"FROM conversion v JOIN click k ON k.id = v.click_id CROSS JOIN ({names}) d "
+        f"WHERE {where} GROUP BY 1, 2, 3, 4"
+    )
+
+
+def rebuild(postgres: bool) -> list[str]:
+    """SQL counting every click and conversion again (no parameters)."""
+    return [
+        "DELETE FROM click_rollup",
+        add_clicks("click k", "", postgres),
+        "DELETE FROM conversion_rollup",
+        _conversion_counts("1 = 1", postgres),
+    ]
+
+
+def as_datetime(value: datetime | str) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value  # SQLite: ISO text
+
+
+def _hour_start(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+async def recount_conversions(tx: Transaction, conversion_ids: Iterable[int]) -> None:
+    """Count again the campaign-hours these conversions were created in."""
+    ids = sorted(set(conversion_ids))
+    if not ids:
+        return
+    rows = await tx.fetch(
+        f"SELECT DISTINCT campaign_id, created_at FROM conversion WHERE id IN ({', '.join('?' * len(ids))})",
+        ids,
+    )
+    hours = sorted({(campaign_id, _hour_start(as_datetime(created))) for campaign_id, created in rows})
+    recount = _conversion_counts("v.campaign_id = ? AND v.created_at >= ? AND v.created_at < ?", tx.postgres)
+    for campaign_id, start in hours:
+        end = start + timedelta(hours=1)
+        if tx.postgres:
+            # Two processes counting one hour at once: the second waits, then
+            # (each statement seeing what is committed) counts both.
+            await tx.execute("SELECT pg_advisory_xact_lock(?, ?)", (campaign_id, int(start.timestamp() // 3600)))
+        await tx.execute(
+            "DELETE FROM conversion_rollup WHERE campaign_id = ? AND hour >= ? AND hour < ?",
+            (campaign_id, start, end),
+        )
+        await tx.execute(recount, (campaign_id, start, end))
+
+
