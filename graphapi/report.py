@@ -20,6 +20,7 @@ rows and the totals are summed, so rows always add up to the totals.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -282,7 +283,7 @@ async def _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, s
     conversion_columns = [_COLUMNS[d][1] for d in plain] + local.columns("v.created_at", dimensions)
     scope, scope_params = _scope(campaign_ids, "k.campaign_id")
     window, window_params = time_window("k.created_at", since, until)
-    clicks = await _groups(
+    clicks = _groups(
         db, click_columns,
         "click k JOIN campaign c ON c.id = k.campaign_id",
         CLICK_SUMS + ", SUM(CASE WHEN k.lander_id IS NULL THEN 0 ELSE 1 END)",
@@ -292,13 +293,14 @@ async def _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, s
     window, window_params = time_window("v.created_at", since, until)
     # Conversions reach their click only for the click's dimensions.
     joined = any(column.startswith("k.") for column in conversion_columns)
-    conversions = await _groups(
+    conversions = _groups(
         db, conversion_columns,
         "conversion v " + ("JOIN click k ON k.id = v.click_id " if joined else "")
         + "JOIN campaign c ON c.id = v.campaign_id",
         CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params,
     )  # fmt: skip
-    return clicks, conversions
+    # Two queries at once: PostgreSQL runs them on two connections.
+    return await asyncio.gather(clicks, conversions)
 
 
 # Report dimensions the rollups keep (graphapi/rollups.py), by their name there.
@@ -351,17 +353,17 @@ async def _rollup_groups(db, dimensions, plain, click_plain, local, campaign_ids
     click_dimension = "" if rolled == "goal" else rolled
     scope, scope_params = _scope(campaign_ids, "k.campaign_id")
     window, window_params = time_window("k.hour", since, until)
-    clicks = await _groups(
+    clicks = _groups(
         db, click_columns, "click_rollup k JOIN campaign c ON c.id = k.campaign_id", _ROLLUP_CLICK_SUMS,
         f"k.dimension = ?{scope}{window}", [click_dimension, *scope_params, *window_params],
     )  # fmt: skip
     scope, scope_params = _scope(campaign_ids, "v.campaign_id")
     window, window_params = time_window("v.hour", since, until)
-    conversions = await _groups(
+    conversions = _groups(
         db, conversion_columns, "conversion_rollup v JOIN campaign c ON c.id = v.campaign_id",
         _ROLLUP_CONVERSION_SUMS, f"v.dimension = ?{scope}{window}", [rolled, *scope_params, *window_params],
     )  # fmt: skip
-    return clicks, conversions
+    return await asyncio.gather(clicks, conversions)
 
 
 def _same(dimension: Dimension, value: Any) -> Any:
