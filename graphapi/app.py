@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_click_throughs, write_clicks
 from graphapi.conversions import ConversionWriter
 from graphapi.currency import Rates
+from graphapi.dashboard import Dashboard
 from graphapi.db import Database
 from graphapi.graphql_endpoint import GraphQLEndpoint
 from graphapi.group_commit import GroupCommit
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Mount("/", Dashboard()),  # last: it answers every other path
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,94 @@
+// Numbers, money, percentages, times and date ranges, in the viewer's locale.
+
+const locale = navigator.language || "en-US";
+const moneyFormats = new Map();
+const integer = new Intl.NumberFormat(locale);
+const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 2 });
+export const DASH = "—";
+
+export function money(amount, currency) {
+  if (amount === null || amount === undefined) return DASH;
+  if (!moneyFormats.has(currency)) {
+    let format;
+    try {
+      format = new Intl.NumberFormat(locale, { style: "currency", currency });
+    } catch {
+      format = { format: (n) => `${n.toFixed(2)} ${currency}` };
+    }
+    moneyFormats.set(currency, format);
+  }
+  return moneyFormats.get(currency).format(Number(amount));
+}
+
+export const count = (n) => (n === null || n === undefined ? DASH : integer.format(n));
+
+// The API reports percentages as numbers of percent (12.5 means 12.5 %).
+export const pct = (n) => (n === null || n === undefined ? DASH : percent.format(n / 100));
+
+export function dateTime(iso, timeZone) {
+  if (!iso) return DASH;
+  return new Date(iso).toLocaleString(locale, { timeZone, dateStyle: "medium", timeStyle: "medium" });
+}
+
+export function localZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+export function timeZones() {
+  return typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : ["UTC"];
+}
+
+// Milliseconds that `timeZone` is ahead of UTC at the instant `ms`.
+function zoneOffset(ms, timeZone) {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat("en-US", {
+      timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit",
+    }).formatToParts(new Date(ms)).map((p) => [p.type, p.value]),
+  );
+  const asUtc = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return asUtc - Math.floor(ms / 1000) * 1000;
+}
+
+// The instant local midnight of `day` ("YYYY-MM-DD") begins in `timeZone`.
+export function startOfDay(day, timeZone) {
+  const [y, m, d] = day.split("-").map(Number);
+  const guess = Date.UTC(y, m - 1, d);
+  let instant = guess - zoneOffset(guess, timeZone);
+  instant = guess - zoneOffset(instant, timeZone); // right across a DST change
+  return new Date(instant);
+}
+
+// Today's date ("YYYY-MM-DD") in `timeZone`, moved by `days`.
+export function today(timeZone, days = 0) {
+  const local = new Date(Date.now() + zoneOffset(Date.now(), timeZone));
+  local.setUTCDate(local.getUTCDate() + days);
+  return local.toISOString().slice(0, 10);
+}
+
+export const RANGES = {
+  today: "Today",
+  yesterday: "Yesterday",
+  "7d": "Last 7 days",
+  "30d": "Last 30 days",
+  custom: "Custom",
+};
+
+// The range as inclusive local days and as the UTC instants the API takes.
+export function resolveRange({ range, from, to, timeZone }) {
+  let first;
+  let last;
+  if (range === "yesterday") first = last = today(timeZone, -1);
+  else if (range === "7d") [first, last] = [today(timeZone, -6), today(timeZone)];
+  else if (range === "30d") [first, last] = [today(timeZone, -29), today(timeZone)];
+  else if (range === "custom" && from && to) [first, last] = from <= to ? [from, to] : [to, from];
+  else first = last = today(timeZone);
+  const next = new Date(`${last}T00:00:00Z`);
+  next.setUTCDate(next.getUTCDate() + 1);
+  return {
+    first,
+    last,
+    since: startOfDay(first, timeZone).toISOString(),
+    until: startOfDay(next.toISOString().slice(0, 10), timeZone).toISOString(),
+  };
+}

@@ -1,0 +1,43 @@
+// The postback log: every postback with its outcome and message, by outcome.
+
+import { gql } from "../api.js";
+import { emptyState, h } from "../dom.js";
+import { DASH, dateTime } from "../format.js";
+import { logView } from "../log.js";
+
+const QUERY = `query Postbacks($outcome: PostbackOutcome, $after: String) {
+  postbacks(first: 100, outcome: $outcome, after: $after) {
+    edges { node { id receivedAt outcome message clickId params remoteAddr conversion { id status } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+const OUTCOMES = ["CREATED", "UPDATED", "DUPLICATE", "INVALID", "FORBIDDEN", "UNKNOWN_CLICK"];
+const label = (outcome) => outcome.toLowerCase().replace("_", " ");
+const query = (params) => new URLSearchParams(Object.entries(params).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : String(v)])).toString();
+
+export function postbacksView(app) {
+  const outcome = h("select", { id: "postback-outcome" },
+    h("option", { value: "" }, "All outcomes"), OUTCOMES.map((o) => h("option", { value: o }, label(o))));
+  const { root, load } = logView(app, {
+    title: "Postback log",
+    hint: "Every request to /postback, whatever became of it: filter by outcome to see why a conversion did not count.",
+    filters: [["Outcome", outcome]],
+    table: {
+      caption: "Latest postbacks first",
+      headers: ["Received", "Outcome", "Message", "Click id", "From", "Parameters"],
+      fetchPage: async (after) => (await gql(QUERY, { outcome: outcome.value || null, after })).postbacks,
+      row: (p) => h("tr", { dataset: { outcome: p.outcome } },
+        h("td", { "data-label": "Received" }, dateTime(p.receivedAt, app.prefs.timeZone)),
+        h("td", { "data-label": "Outcome" }, h("span", { class: `badge outcome-${p.outcome.toLowerCase()}` }, label(p.outcome))),
+        h("td", { "data-label": "Message" }, p.message ?? (p.conversion ? `conversion ${p.conversion.id} (${p.conversion.status.toLowerCase()})` : DASH)),
+        h("td", { "data-label": "Click id", class: "mono" }, p.clickId ?? DASH),
+        h("td", { "data-label": "From", class: "mono" }, p.remoteAddr ?? DASH),
+        h("td", { "data-label": "Parameters" }, h("code", { class: "mono params" }, query(p.params)))),
+      empty: () => emptyState(
+        outcome.value ? `No postbacks with outcome “${label(outcome.value)}”.` : "No postbacks received yet.",
+        h("p", {}, "Give the network a campaign's postback URL; each call it makes shows up here, refused ones too.")),
+    },
+  });
+  return { root, refresh: load };
+}

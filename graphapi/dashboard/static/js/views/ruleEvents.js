@@ -1,0 +1,36 @@
+// Rule events: what each rule did and when, failures included.
+
+import { gql } from "../api.js";
+import { emptyState, h } from "../dom.js";
+import { DASH, dateTime } from "../format.js";
+import { logView } from "../log.js";
+
+const QUERY = `query RuleEvents($campaignId: ID, $after: String) { ruleEvents(campaignId: $campaignId, first: 100, after: $after) {
+  edges { node { id createdAt plugin action outcome message detail campaign { id name } conversion { id } } }
+  pageInfo { hasNextPage endCursor }
+} }`;
+
+// All rule events, or (with `campaignId`) one campaign's.
+export function ruleEventsView(app, campaignId = null) {
+  const { root, load } = logView(app, {
+    title: campaignId ? "Rule events of one campaign" : "Rule events",
+    extra: campaignId ? [h("a", { href: "#/rule-events" }, "All campaigns")] : [],
+    table: {
+      caption: "What the rules did, latest first",
+      headers: ["Time", "Campaign", "Rule", "Action", "Outcome", "Message", "Detail"],
+      fetchPage: async (after) => (await gql(QUERY, { campaignId, after })).ruleEvents,
+      row: (e) => h("tr", { dataset: { outcome: e.outcome } },
+        h("td", { "data-label": "Time" }, dateTime(e.createdAt, app.prefs.timeZone)),
+        h("td", { "data-label": "Campaign" }, h("a", { href: `#/campaigns/${e.campaign.id}` }, e.campaign.name)),
+        h("td", { "data-label": "Rule" }, e.plugin),
+        h("td", { "data-label": "Action" }, e.action),
+        h("td", { "data-label": "Outcome" }, h("span", { class: `badge rule-${e.outcome.toLowerCase()}` }, e.outcome.toLowerCase())),
+        h("td", { "data-label": "Message" }, e.message ?? e.detail?.reason ?? DASH),
+        h("td", { "data-label": "Detail" }, h("code", { class: "mono params", title: JSON.stringify(e.detail, null, 1) }, JSON.stringify(e.detail)))),
+      empty: () => emptyState("No rule events yet.",
+        h("p", {}, "Attach a rule to a campaign (on the campaign's page); each time it acts, or fails to, it is listed here."),
+        h("a", { href: "#/campaigns" }, "Go to the campaigns")),
+    },
+  });
+  return { root, refresh: load };
+}
