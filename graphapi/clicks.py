@@ -102,13 +102,40 @@ _INSERT_POSTGRES = (
 INSERT_CLICKS_POSTGRES = f"WITH k AS ({_INSERT_POSTGRES} RETURNING *) " + rollups.add_clicks("k", "", True)
 
 
+_ROUTE, _CREATED, _IS_BOT, _COST = (_NAMES.index(name) for name in ("route", "created_at", "is_bot", "cost"))
+_COUNTRY, _DEVICE, _OS, _BROWSER, _OFFER, _LANDER = (
+    _NAMES.index(name) for name in ("country", "device_type", "os", "browser", "offer_id", "lander_id")
+)
+
+
+def _dimension_values(row: tuple) -> dict[str, str]:
+    """A new click's value of each rollup dimension, as graphapi.rollups.VALUES says."""
+    return {
+        "": "",
+        "country": row[_COUNTRY] or "",
+        "device_type": row[_DEVICE],
+        "os": row[_OS] or "",
+        "browser": row[_BROWSER] or "",
+        "offer": str(row[_OFFER]) if row[_OFFER] is not None else "",
+        "lander": str(row[_LANDER]) if row[_LANDER] is not None else "",
+    }
+
+
 async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:
     if not tx.postgres:
         # SQLite writers take turns: the batch is what comes after the last id.
         last_id = await rollups.last_click_id(tx)
         # Each row of an executemany sees the ones before it in the transaction.
         await tx.executemany(INSERT_CLICK_SQLITE, rows)
-        await rollups.count_clicks_after(tx, last_id)
+        unique = await tx.fetch("SELECT is_unique FROM click WHERE id > ? ORDER BY id", (last_id,))
+        await rollups.add_new_clicks(
+            tx,
+            (
+                (row[_CAMPAIGN - 1], row[_CREATED], row[_IS_BOT], bool(flag), row[_COST], _dimension_values(row))
+                for row, (flag,) in zip(rows, unique, strict=True)
+                if row[_ROUTE] != Route.FALLBACK.value
+            ),
+        )
         return [None] * len(rows)
     seen = set()
     first = []

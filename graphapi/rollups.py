@@ -111,6 +111,34 @@ async def add_click_throughs(tx: Transaction, click_ids: list[int]) -> None:
     )
 
 
+_UPSERT_CLICKS = (
+    f"INSERT INTO click_rollup (campaign_id, hour, dimension, value, {', '.join(CLICK_FIGURES)}) "
+    f"VALUES ({', '.join('?' * (4 + len(CLICK_FIGURES)))}) "
+    "ON CONFLICT (campaign_id, hour, dimension, value) DO UPDATE SET "
+    + ", ".join(f"{name} = click_rollup.{name} + excluded.{name}" for name in CLICK_FIGURES)
+)
+
+
+async def add_new_clicks(tx: Transaction, clicks: Iterable[tuple]) -> None:
+    """Count a batch of new clicks, summed here rather than by SQL: on SQLite that
+    costs a fraction of aggregating the rows again. Each click is (campaign_id,
+    created_at, is_bot, is_unique, cost, {dimension: value}) of a non-fallback
+    click; the figures are CLICK_FIGURES' (tests/test_rollups.py holds the two
+    to the same answers)."""
+    sums: dict[tuple, list[int]] = {}
+    for campaign_id, created_at, is_bot, is_unique, cost, values in clicks:
+        hour = _hour_start(created_at)
+        figures = (
+            0 if is_bot else 1, 1 if is_unique and not is_bot else 0, 1 if is_bot else 0,
+            0, 1 if values["lander"] else 0, cost,
+        )  # fmt: skip
+        for dimension, value in values.items():
+            total = sums.setdefault((campaign_id, hour, dimension, value), [0] * len(CLICK_FIGURES))
+            for index, amount in enumerate(figures):
+                total[index] += amount
+    await tx.executemany(_UPSERT_CLICKS, [(*key, *total) for key, total in sums.items()])
+
+
 async def last_click_id(tx: Transaction) -> int:
     return (await tx.fetch("SELECT COALESCE(MAX(id), 0) FROM click"))[0][0]
 
