@@ -8,6 +8,7 @@ commit) before its 302 is sent.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -254,18 +255,12 @@ def hot_path(endpoint):
         if scope["method"] not in ("GET", "HEAD"):
             await plain(send, 405, "Method not allowed: use GET.", [(b"allow", b"GET, HEAD")])
             return
-        started = False
-
-        async def tracking_send(message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
         try:
-            await endpoint(scope, receive, tracking_send)
+            await endpoint(scope, receive, send)
         except Exception:
             log.exception("%s failed", scope["path"])
-            if not started:
+            # Refused by the server when the response had already started.
+            with contextlib.suppress(Exception):
                 await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
 
     return app

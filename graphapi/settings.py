@@ -166,10 +166,6 @@ class Settings(BaseSettings):
     def postback_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(n, strict=False) for n in self.postback_allowed_ips)
 
-    @property
-    def is_postgres(self) -> bool:
-        return not self.database_url.startswith("sqlite")
-
 
 class SettingsError(Exception):
     """A setting has a bad value; the message names the environment variable."""

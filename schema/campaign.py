@@ -123,21 +123,22 @@ class Campaign:
         return Stats.of(figures)
 
 
-async def _load(loader: Any, pk: int | None, node: Any) -> Any:
+async def load_node(loader: Any, pk: int | None, node: Any) -> Any:
+    """The GraphQL object of row `pk` through a request's DataLoader, or None."""
     row = await loader.load(pk) if pk is not None else None
     return node(row) if row is not None else None
 
 
 async def load_campaign(info: Any, campaign_id: int | None) -> Campaign | None:
-    return await _load(info.context.loaders.campaign, campaign_id, Campaign.of)
+    return await load_node(info.context.loaders.campaign, campaign_id, Campaign.of)
 
 
 async def load_offer(info: Any, offer_id: int | None) -> Offer | None:
-    return await _load(info.context.loaders.offer, offer_id, Offer.of)
+    return await load_node(info.context.loaders.offer, offer_id, Offer.of)
 
 
 async def load_lander(info: Any, lander_id: int | None) -> Lander | None:
-    return await _load(info.context.loaders.lander, lander_id, Lander.of)
+    return await load_node(info.context.loaders.lander, lander_id, Lander.of)
 
 
 @strawberry.type

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from graphapi import models
-from schema.campaign import Campaign, load_campaign
+from schema.campaign import Campaign, load_campaign, load_node
 from schema.click import Click, in_campaign, time_filtered
 from schema.enums import ConversionStatus
 from schema.ids import parse_id
@@ -53,8 +53,7 @@ class Conversion:
 
 
 async def load_conversion(info: strawberry.Info, conversion_id: int | None) -> Conversion | None:
-    row = await info.context.loaders.conversion.load(conversion_id) if conversion_id else None
-    return Conversion.of(row) if row is not None else None
+    return await load_node(info.context.loaders.conversion, conversion_id, Conversion.of)
 
 
 @strawberry.type

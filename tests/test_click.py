@@ -449,3 +449,18 @@ async def test_concurrent_click_throughs_agree_on_one_offer(client, services):
     assert len(hosts) == 1
     click = await Click.get(click_id=click_id)
     assert urlsplit((await click.offer).url).hostname in hosts
+
+
+async def test_an_unexpected_error_on_the_click_path_is_a_503_not_a_500(client, services, monkeypatch, caplog):
+    from graphapi import visitor
+
+    campaign = await make_campaign(services)
+
+    def broken(user_agent):
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(visitor, "describe", broken)
+    response = await client.get(f"/click?campaign_id={campaign.id}")
+    assert response.status_code == 503
+    assert "Traceback" not in response.text and "parser bug" not in response.text
+    assert "parser bug" in caplog.text
