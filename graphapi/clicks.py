@@ -285,6 +285,7 @@ class ClickEndpoint:
         try:
             route = await services.campaigns.get(campaign_id)
         except Exception:
+            log.exception("campaign %s could not be read", campaign_id)
             await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
             return
         if route is None:
@@ -456,7 +457,8 @@ async def write_click_throughs(tx: Transaction, items: Sequence[tuple[int, int, 
     which is another's when a concurrent click-through got there first."""
     await tx.executemany(
         "UPDATE click SET offer_id = ?, lander_clicked_at = ? WHERE id = ? AND offer_id IS NULL",
-        [(offer_id, moment, pk) for pk, offer_id, moment in items],
+        # In id order, so two processes sending the same clicks on lock them in turn.
+        [(offer_id, moment, pk) for pk, offer_id, moment in sorted(items)],
     )
     ids = sorted({pk for pk, _, _ in items})
     rows = await tx.fetch(

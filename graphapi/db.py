@@ -51,6 +51,15 @@ def _numbered(sql: str) -> str:
     return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
 
 
+# PostgreSQL's "try the transaction again" errors: serialization failure, deadlock.
+_TRANSIENT = {"40001", "40P01"}
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed transaction may simply be run again."""
+    return getattr(error, "sqlstate", None) in _TRANSIENT
+
+
 class Transaction:
     """Raw statements inside one write transaction; `?` placeholders on both databases."""
 

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from graphapi.db import Database, Transaction
+from graphapi.db import Database, Transaction, is_transient
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ Item = TypeVar("Item")
 WriteBatch = Callable[[Transaction, Sequence[Any]], Awaitable[Sequence[Any]]]
 
 MAX_BATCH = 2_000
+# A batch that lost a deadlock or serialization race is written again whole.
+TRIES = 3
 
 
 class GroupCommit(Generic[Item]):
@@ -75,8 +77,7 @@ class GroupCommit(Generic[Item]):
 
     async def _commit(self, batch: list[tuple[Item, asyncio.Future]]) -> None:
         try:
-            async with self._db.write() as tx:
-                results = await self._write_batch(tx, [item for item, _ in batch])
+            results = await self._write([item for item, _ in batch])
         except Exception:
             if len(batch) == 1:
                 log.exception("%s: write failed", self._name)
@@ -92,6 +93,17 @@ class GroupCommit(Generic[Item]):
                 self._after_commit(results)
             except Exception:
                 log.exception("%s: after-commit hook failed", self._name)
+
+    async def _write(self, items: list[Item]) -> Sequence[Any]:
+        for attempt in range(1, TRIES + 1):
+            try:
+                async with self._db.write() as tx:
+                    return await self._write_batch(tx, items)
+            except Exception as error:
+                if attempt == TRIES or not is_transient(error):
+                    raise
+                log.warning("%s: %s; writing the batch again", self._name, error)
+        raise AssertionError("unreachable")
 
 
 def _settle(

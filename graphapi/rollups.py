@@ -68,30 +68,63 @@ def _dimensions(names: Iterable[str], values: dict[str, str]) -> tuple[str, str]
     return table, value
 
 
-def add_clicks(
-    source: str,
-    where: str,
-    postgres: bool,
-    dimensions: Iterable[str] = CLICK_DIMENSIONS,
-    figures: dict[str, str] = CLICK_FIGURES,
-    sign: str = "",
-    values: dict[str, str] = VALUES,
-) -> str:
-    """SQL adding the figures of the clicks `source` (aliased k) holds to the rollup.
+_INTO_CLICK_ROLLUP = f"INSERT INTO click_rollup (campaign_id, hour, dimension, value, {', '.join(CLICK_FIGURES)}) "
+_ADD_ON_CONFLICT = "ON CONFLICT (campaign_id, hour, dimension, value) DO UPDATE SET " + ", ".join(
+    f"{name} = click_rollup.{name} + excluded.{name}" for name in CLICK_FIGURES
+)
 
-    `figures` may leave some out (they add 0); `sign` '-' takes them away;
-    `values` may say under which value a dimension counts them.
-    """
-    names, value = _dimensions(dimensions, {**VALUES, **values})
-    sums = ", ".join(f"{sign}SUM({figures.get(name, '0')})" for name in CLICK_FIGURES)
-    updates = ", ".join(f"{name} = click_rollup.{name} + excluded.{name}" for name in CLICK_FIGURES)
+
+def add_clicks(source: str, where: str, postgres: bool) -> str:
+    """SQL adding the figures of the clicks `source` (aliased k) holds to the rollup."""
+    names, value = _dimensions(CLICK_DIMENSIONS, VALUES)
+    sums = ", ".join(f"SUM({sql})" for sql in CLICK_FIGURES.values())
+    # Rows in key order (byte order for text, as Python sorts): see _upsert_clicks.
+    text_order = ' COLLATE "C"' if postgres else ""
     return (
-        f"INSERT INTO click_rollup (campaign_id, hour, dimension, value, {', '.join(CLICK_FIGURES)}) "
-        f"SELECT k.campaign_id, {hour_of('k.created_at', postgres)}, d.name, {value}, {sums} "
+        f"{_INTO_CLICK_ROLLUP}SELECT k.campaign_id, {hour_of('k.created_at', postgres)}, d.name, {value}, {sums} "
         f"FROM {source} CROSS JOIN ({names}) d WHERE k.route <> 'fallback'{where} "
-        f"GROUP BY 1, 2, 3, 4 "
-        f"ON CONFLICT (campaign_id, hour, dimension, value) DO UPDATE SET {updates}"
+        f"GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, d.name{text_order}, {value}{text_order} "
+        f"{_ADD_ON_CONFLICT}"
     )
+
+
+_UPSERT_CLICKS = f"{_INTO_CLICK_ROLLUP}VALUES ({', '.join('?' * (4 + len(CLICK_FIGURES)))}) {_ADD_ON_CONFLICT}"
+Sums = dict[tuple, list[int]]
+
+
+def _add(sums: Sums, key: tuple, figures: Iterable[int]) -> None:
+    total = sums.setdefault(key, [0] * len(CLICK_FIGURES))
+    for index, amount in enumerate(figures):
+        total[index] += amount
+
+
+async def _upsert_clicks(tx: Transaction, sums: Sums) -> None:
+    # In key order, as every statement adding to click_rollup takes its rows'
+    # locks: two processes adding to the same rows then queue, never deadlock.
+    await tx.executemany(_UPSERT_CLICKS, [(*key, *sums[key]) for key in sorted(sums)])
+
+
+def _click_figures(is_bot: bool, is_unique: bool, lander: str, cost: int, lander_clicks: int = 0) -> tuple:
+    """One click's CLICK_FIGURES, worked out here rather than by SQL (on SQLite
+    that costs a fraction of aggregating the rows again); tests/test_rollups.py
+    holds the two to the same answers."""
+    return (0 if is_bot else 1, 1 if is_unique and not is_bot else 0, 1 if is_bot else 0,
+            lander_clicks, 1 if lander else 0, cost)  # fmt: skip
+
+
+async def add_new_clicks(tx: Transaction, clicks: Iterable[tuple]) -> None:
+    """Count a batch of new clicks. Each is (campaign_id, created_at, is_bot,
+    is_unique, cost, {dimension: value}) of a non-fallback click."""
+    sums: Sums = {}
+    for campaign_id, created_at, is_bot, is_unique, cost, values in clicks:
+        figures = _click_figures(is_bot, is_unique, values["lander"], cost)
+        hour = _hour_start(created_at)
+        for dimension, value in values.items():
+            _add(sums, (campaign_id, hour, dimension, value), figures)
+    await _upsert_clicks(tx, sums)
+
+
+_CLICK_VALUES = ", ".join(VALUES.values())
 
 
 async def add_click_throughs(tx: Transaction, click_ids: list[int]) -> None:
@@ -99,44 +132,24 @@ async def add_click_throughs(tx: Transaction, click_ids: list[int]) -> None:
     every dimension, and under `offer` they move from '' to the chosen offer."""
     if not click_ids:
         return
-    where = f" AND k.id IN ({', '.join('?' * len(click_ids))})"
-    others = [name for name in CLICK_DIMENSIONS if name != "offer"]
-    lander_only = {"lander_clicks": CLICK_FIGURES["lander_clicks"]}
-    await tx.execute(add_clicks("click k", where, tx.postgres, others, lander_only), click_ids)
-    await tx.execute(add_clicks("click k", where, tx.postgres, ["offer"]), click_ids)
-    until_now = {name: sql for name, sql in CLICK_FIGURES.items() if name != "lander_clicks"}
-    await tx.execute(
-        add_clicks("click k", where, tx.postgres, ["offer"], until_now, sign="-", values={"offer": "''"}),
+    rows = await tx.fetch(
+        f"SELECT k.campaign_id, k.created_at, k.is_bot, k.is_unique, k.cost, {_CLICK_VALUES} FROM click k "
+        f"WHERE k.route <> 'fallback' AND k.id IN ({', '.join('?' * len(click_ids))})",
         click_ids,
     )
-
-
-_UPSERT_CLICKS = (
-    f"INSERT INTO click_rollup (campaign_id, hour, dimension, value, {', '.join(CLICK_FIGURES)}) "
-    f"VALUES ({', '.join('?' * (4 + len(CLICK_FIGURES)))}) "
-    "ON CONFLICT (campaign_id, hour, dimension, value) DO UPDATE SET "
-    + ", ".join(f"{name} = click_rollup.{name} + excluded.{name}" for name in CLICK_FIGURES)
-)
-
-
-async def add_new_clicks(tx: Transaction, clicks: Iterable[tuple]) -> None:
-    """Count a batch of new clicks, summed here rather than by SQL: on SQLite that
-    costs a fraction of aggregating the rows again. Each click is (campaign_id,
-    created_at, is_bot, is_unique, cost, {dimension: value}) of a non-fallback
-    click; the figures are CLICK_FIGURES' (tests/test_rollups.py holds the two
-    to the same answers)."""
-    sums: dict[tuple, list[int]] = {}
-    for campaign_id, created_at, is_bot, is_unique, cost, values in clicks:
-        hour = _hour_start(created_at)
-        figures = (
-            0 if is_bot else 1, 1 if is_unique and not is_bot else 0, 1 if is_bot else 0,
-            0, 1 if values["lander"] else 0, cost,
-        )  # fmt: skip
+    sums: Sums = {}
+    for campaign_id, created_at, is_bot, is_unique, cost, *dimension_values in rows:
+        hour = _hour_start(as_datetime(created_at))
+        values = dict(zip(VALUES, dimension_values, strict=True))
+        lander_click = 0 if is_bot else 1
         for dimension, value in values.items():
-            total = sums.setdefault((campaign_id, hour, dimension, value), [0] * len(CLICK_FIGURES))
-            for index, amount in enumerate(figures):
-                total[index] += amount
-    await tx.executemany(_UPSERT_CLICKS, [(*key, *total) for key, total in sums.items()])
+            if dimension != "offer":
+                _add(sums, (campaign_id, hour, dimension, value), (0, 0, 0, lander_click, 0, 0))
+        until_now = _click_figures(is_bot, is_unique, values["lander"], cost)
+        _add(sums, (campaign_id, hour, "offer", ""), (-amount for amount in until_now))
+        moved = _click_figures(is_bot, is_unique, values["lander"], cost, lander_click)
+        _add(sums, (campaign_id, hour, "offer", values["offer"]), moved)
+    await _upsert_clicks(tx, sums)
 
 
 async def last_click_id(tx: Transaction) -> int:

@@ -1,0 +1,57 @@
+"""Group commit's handling of a batch the database refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from graphapi.group_commit import TRIES, GroupCommit, WriteFailed
+from tests.conftest import make_campaign
+
+
+_COLUMNS = "status, traffic_source, cost_model, cost_value, currency, daily_budget, fallback_url, " \
+    "source_whitelist, source_blacklist, created_at, updated_at"
+# A copy of campaign `template` under another name: a row any database test can write.
+_COPY = f"INSERT INTO campaign (name, {_COLUMNS}) SELECT ?, {_COLUMNS} FROM campaign WHERE id = ?"
+
+
+async def _writer(services, template: int, refusals: list[Exception]) -> tuple[GroupCommit, list[int]]:
+    """A GroupCommit that stores names as campaigns, refused with `refusals` first."""
+    attempts = []
+
+    async def write(tx, names):
+        attempts.append(len(names))
+        await tx.executemany(_COPY, [(name, template) for name in names])
+        if refusals:
+            raise refusals.pop(0)
+        return names
+
+    writer = GroupCommit(services.db, write, "test")
+    writer.start()
+    return writer, attempts
+
+
+async def _stored(services) -> list[str]:
+    return [row[0] for row in await services.db.fetch("SELECT name FROM campaign WHERE name LIKE 'n%' ORDER BY name")]
+
+
+async def test_a_batch_that_lost_a_deadlock_is_written_again_whole(services):
+    template = (await make_campaign(services)).id
+    deadlock = asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+    writer, attempts = await _writer(services, template, [deadlock] * (TRIES - 1))
+    results = await asyncio.gather(*(writer.submit(f"n{i}") for i in range(5)))
+    await writer.stop()
+    assert results == [f"n{i}" for i in range(5)]
+    assert attempts == [5] * TRIES  # whole each time, not split up
+    assert await _stored(services) == [f"n{i}" for i in range(5)]  # once each: the refused tries rolled back
+
+
+async def test_a_batch_refused_for_good_fails_only_the_rows_that_cannot_be_written(services):
+    template = (await make_campaign(services)).id
+    writer, _ = await _writer(services, template, [ValueError("bad batch")] * 2)
+    results = await asyncio.gather(*(writer.submit(f"n{i}") for i in range(3)), return_exceptions=True)
+    await writer.stop()
+    # The batch failed, then each row alone: the first (refused again) fails, the rest are written.
+    assert isinstance(results[0], WriteFailed) and results[1:] == ["n1", "n2"]
+    assert await _stored(services) == ["n1", "n2"]
