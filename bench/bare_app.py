@@ -1,7 +1,8 @@
-"""The ceilings for bench/click_bench.py: servers that answer /click with the
-same kind of 302 graphapi sends and record nothing.
+"""The ceilings for bench/click_bench.py and bench/postback_bench.py: servers
+that answer /click with the same kind of 302 graphapi sends, and /postback with
+the same kind of JSON, and record nothing.
 
-- `route_app`: a starlette app with an ordinary route (Request -> Response),
+- `route_app`: a starlette app with ordinary routes (Request -> Response),
   the bar the performance targets are set against;
 - `raw_app`: a plain ASGI callable, no router: the most any Python server on
   uvicorn can do here.
@@ -13,7 +14,7 @@ import secrets
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 
@@ -28,7 +29,11 @@ async def bare_click(request: Request) -> Response:
     )
 
 
-route_app = Starlette(routes=[Route("/click", bare_click)])
+async def bare_postback(request: Request) -> Response:
+    return JSONResponse({"result": "created", "conversion_id": 1, "status": request.query_params.get("status")})
+
+
+route_app = Starlette(routes=[Route("/click", bare_click), Route("/postback", bare_postback)])
 
 
 async def raw_app(scope, receive, send) -> None:

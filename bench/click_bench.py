@@ -41,13 +41,13 @@ from bench.traffic import bot_user_agents, real_user_agents  # noqa: E402
 POSTGRES_ADMIN = os.environ.get("GRAPHAPI_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 BENCH_DB = "graphapi_bench"
 
-LUA = r"""
-local paths = {%(paths)s}
-local uas = {%(uas)s}
-local ips = {%(ips)s}
+# The parts of a wrk script every benchmark shares: `counts` (by HTTP status or
+# result) and `ids` (what the responses named) are gathered from every thread,
+# the ids written to $BENCH_IDS and the figures printed as one RESULT line.
+LUA_COMMON = r"""
 local threads = {}
-statuses = {}
-click_ids = {}
+counts = {}
+ids = {}
 
 function setup(thread)
   table.insert(threads, thread)
@@ -57,6 +57,31 @@ function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) %% 100000)
 end
 
+function done(summary, latency, requests)
+  local totals, all = {}, {}
+  for _, thread in ipairs(threads) do
+    for key, n in pairs(thread:get("counts")) do totals[tostring(key)] = (totals[tostring(key)] or 0) + n end
+    for _, id in ipairs(thread:get("ids")) do all[#all + 1] = id end
+  end
+  local file = io.open(os.getenv("BENCH_IDS"), "w")
+  file:write(table.concat(all, "\n"))
+  file:close()
+  local parts = {}
+  for key, n in pairs(totals) do parts[#parts + 1] = string.format('"%%s": %%d', key, n) end
+  io.write(string.format(
+    'RESULT {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, ' ..
+    '"errors": %%d, "statuses": {%%s}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    table.concat(parts, ", ")))
+end
+"""
+
+LUA = LUA_COMMON + r"""
+local paths = {%(paths)s}
+local uas = {%(uas)s}
+local ips = {%(ips)s}
+
 function request()
   return wrk.format("GET", paths[math.random(#paths)], {
     ["User-Agent"] = uas[math.random(#uas)],
@@ -65,31 +90,12 @@ function request()
 end
 
 function response(status, headers, body)
-  statuses[status] = (statuses[status] or 0) + 1
+  counts[status] = (counts[status] or 0) + 1
   local location = headers["location"] or headers["Location"]
   if location then
     local id = location:match("click_id=([%%w_%%-]+)")
-    if id then click_ids[#click_ids + 1] = id end
+    if id then ids[#ids + 1] = id end
   end
-end
-
-function done(summary, latency, requests)
-  local counts, ids = {}, {}
-  for _, thread in ipairs(threads) do
-    for status, n in pairs(thread:get("statuses")) do counts[tostring(status)] = (counts[tostring(status)] or 0) + n end
-    for _, id in ipairs(thread:get("click_ids")) do ids[#ids + 1] = id end
-  end
-  local file = io.open(os.getenv("BENCH_IDS"), "w")
-  file:write(table.concat(ids, "\n"))
-  file:close()
-  local parts = {}
-  for status, n in pairs(counts) do parts[#parts + 1] = string.format('"%%s": %%d', status, n) end
-  io.write(string.format(
-    'RESULT {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, ' ..
-    '"errors": %%d, "statuses": {%%s}}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    table.concat(parts, ", ")))
 end
 """
 

@@ -1,5 +1,7 @@
 """Time a 500-click GraphQL page and `report(groupBy: [DAY, COUNTRY])` over 30
-days, next to a plain SQL GROUP BY over the raw clicks table.
+days, next to a plain SQL GROUP BY over the raw clicks table; and the campaign
+figures the rule engine reads for every conversion (all time and today, from
+the rollups), next to the same figures summed from the raw tables.
 
     python bench/graphql_bench.py --database-url postgres://postgres@127.0.0.1:5432/bench \
         --clicks 10000000 --conversions 100000
@@ -25,6 +27,7 @@ from graphapi import rollups  # noqa: E402
 from graphapi.app import create_app  # noqa: E402
 from graphapi.db import migrate  # noqa: E402
 from graphapi.settings import Settings  # noqa: E402
+from graphapi.stats import campaign_stats  # noqa: E402
 from tests.conftest import http_client, make_campaign  # noqa: E402
 from tests.gql import gql, new_api_key  # noqa: E402
 
@@ -127,6 +130,17 @@ async def main() -> None:
         plain = f"SELECT {day}, country, COUNT(*), SUM(cost) FROM click WHERE created_at >= ? GROUP BY 1, 2"
         await timed("plain SQL GROUP BY over click", args.runs,
                     lambda: services.db.fetch(plain, [datetime.fromisoformat(since)]))  # fmt: skip
+
+        ((campaign_id,),) = await services.db.fetch("SELECT MIN(campaign_id) FROM click")
+        epoch = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+        async def rule_figures(off: timedelta) -> None:
+            # Off the hour by `off`: read from the raw tables instead of the rollups.
+            for since in (epoch, midnight):
+                await campaign_stats(services.db, campaign_id, "USD", since=since + off)
+
+        await timed("rule figures per conversion (rollups)", args.runs, lambda: rule_figures(timedelta(0)))
+        await timed("rule figures per conversion (raw tables)", args.runs, lambda: rule_figures(timedelta(seconds=1)))
 
 
 if __name__ == "__main__":

@@ -104,8 +104,8 @@ INSERT_CLICKS_POSTGRES = f"WITH k AS ({_INSERT_POSTGRES} RETURNING *) " + rollup
 
 
 _ROUTE, _CREATED, _IS_BOT, _COST = (_NAMES.index(name) for name in ("route", "created_at", "is_bot", "cost"))
-_COUNTRY, _DEVICE, _OS, _BROWSER, _OFFER, _LANDER = (
-    _NAMES.index(name) for name in ("country", "device_type", "os", "browser", "offer_id", "lander_id")
+_COUNTRY, _DEVICE, _OS, _BROWSER, _OFFER, _LANDER, _SOURCE = (
+    _NAMES.index(name) for name in ("country", "device_type", "os", "browser", "offer_id", "lander_id", "source")
 )
 
 
@@ -119,6 +119,7 @@ def _dimension_values(row: tuple) -> dict[str, str]:
         "browser": row[_BROWSER] or "",
         "offer": str(row[_OFFER]) if row[_OFFER] is not None else "",
         "lander": str(row[_LANDER]) if row[_LANDER] is not None else "",
+        "source": row[_SOURCE] or "",
     }
 
 

@@ -284,7 +284,11 @@ class ClickRollup(Model):
     class Meta:
         table = "click_rollup"
         unique_together = (("campaign_id", "hour", "dimension", "value"),)
-        indexes = (Index(fields=("dimension", "hour"), name="click_rollup_dimension"),)
+        indexes = (
+            Index(fields=("dimension", "hour"), name="click_rollup_dimension"),
+            # One campaign's figures over a period (graphapi.stats, on every conversion).
+            Index(fields=("campaign_id", "dimension", "value", "hour"), name="click_rollup_campaign"),
+        )
 
 
 class ConversionRollup(Model):
@@ -303,4 +307,7 @@ class ConversionRollup(Model):
     class Meta:
         table = "conversion_rollup"
         unique_together = (("campaign_id", "hour", "dimension", "value"),)
-        indexes = (Index(fields=("dimension", "hour"), name="conversion_rollup_dimension"),)
+        indexes = (
+            Index(fields=("dimension", "hour"), name="conversion_rollup_dimension"),
+            Index(fields=("campaign_id", "dimension", "value", "hour"), name="conversion_rollup_campaign"),
+        )

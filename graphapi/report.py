@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from graphapi import rollups
 from graphapi.currency import Rates
 from graphapi.db import Database
 from graphapi.models import DeviceType
@@ -313,6 +314,7 @@ _ROLLED = {
     Dimension.OFFER: "offer",
     Dimension.LANDER: "lander",
     Dimension.GOAL: "goal",
+    Dimension.SOURCE: "source",
 }
 
 
@@ -325,21 +327,14 @@ def _rollup_dimension(plain, local: _LocalTime, since, until) -> str | None:
     others = [d for d in plain if d is not Dimension.CAMPAIGN]
     if len(others) > 1 or any(d not in _ROLLED for d in others):
         return None
-    for moment in (since, until):
-        if moment is not None and moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) != moment:
-            return None
+    if not rollups.on_the_hour(since, until):
+        return None
     if any(offset % 3600 for offset in (local.first, *(offset for _, offset in local.changes))):
         return None
     return _ROLLED[others[0]] if others else ""
 
 
-_ROLLUP_CLICK_SUMS = (
-    "SUM(k.clicks), SUM(k.unique_clicks), SUM(k.bot_clicks), SUM(k.lander_clicks), SUM(k.cost), "
-    "SUM(k.lander_routed)"
-)
-_ROLLUP_CONVERSION_SUMS = (
-    "SUM(v.approved), SUM(v.pending), SUM(v.rejected), SUM(v.revenue), SUM(v.pending_revenue), SUM(v.cost)"
-)
+_ROLLUP_CLICK_SUMS = rollups.CLICK_SUMS + ", SUM(k.lander_routed)"
 
 
 async def _rollup_groups(db, dimensions, plain, click_plain, local, campaign_ids, since, until, rolled):
@@ -362,7 +357,7 @@ async def _rollup_groups(db, dimensions, plain, click_plain, local, campaign_ids
     window, window_params = time_window("v.hour", since, until)
     conversions = _groups(
         db, conversion_columns, "conversion_rollup v JOIN campaign c ON c.id = v.campaign_id",
-        _ROLLUP_CONVERSION_SUMS, f"v.dimension = ?{scope}{window}", [rolled, *scope_params, *window_params],
+        rollups.CONVERSION_SUMS, f"v.dimension = ?{scope}{window}", [rolled, *scope_params, *window_params],
     )  # fmt: skip
     return await asyncio.gather(clicks, conversions)
 

@@ -11,13 +11,14 @@ campaign-hour's totals), in the same transaction as what they count:
 
 A report uses them when it groups by time, campaign and at most one of these
 dimensions, over whole hours of a zone whose offsets are whole hours
-(`graphapi/report.py`); anything else reads the raw tables.
+(`graphapi/report.py`), and so do the campaign figures rules are given
+(`graphapi/stats.py`); anything else reads the raw tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from graphapi.db import Transaction
 
@@ -30,6 +31,7 @@ VALUES = {
     "browser": "COALESCE(k.browser, '')",
     "offer": "COALESCE(CAST(k.offer_id AS TEXT), '')",
     "lander": "COALESCE(CAST(k.lander_id AS TEXT), '')",
+    "source": "COALESCE(k.source, '')",
 }
 CLICK_DIMENSIONS = tuple(VALUES)
 CONVERSION_DIMENSIONS = (*VALUES, "goal")
@@ -51,6 +53,23 @@ CONVERSION_FIGURES = {
     "pending_revenue": "CASE WHEN v.status = 'pending' THEN v.payout ELSE 0 END",
     "cost": "CASE WHEN v.status = 'approved' THEN v.cost ELSE 0 END",
 }
+
+
+# The figures summed over rollup rows (aliased k and v), in the order of
+# graphapi.stats' CLICK_SUMS and CONVERSION_SUMS over the raw tables.
+CLICK_SUMS = "SUM(k.clicks), SUM(k.unique_clicks), SUM(k.bot_clicks), SUM(k.lander_clicks), SUM(k.cost)"
+CONVERSION_SUMS = (
+    "SUM(v.approved), SUM(v.pending), SUM(v.rejected), SUM(v.revenue), SUM(v.pending_revenue), SUM(v.cost)"
+)
+
+
+def on_the_hour(*moments: datetime | None) -> bool:
+    """Whether a period with these bounds (None: open) is made of whole UTC hours,
+    as the rollups count."""
+    return all(
+        moment is None or moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) == moment
+        for moment in moments
+    )
 
 
 def hour_of(column: str, postgres: bool) -> str:
@@ -181,6 +200,14 @@ def rebuild(postgres: bool) -> list[str]:
         "DELETE FROM conversion_rollup",
         _conversion_counts("1 = 1", postgres),
     ]
+
+
+async def count_all_in_migration(apps, schema_editor) -> None:
+    """A migration's RunPython: count every existing click and conversion again
+    (when rollups are added, or gain a dimension)."""
+    postgres = "sqlite" not in type(schema_editor.client).__module__
+    for statement in rebuild(postgres):
+        await schema_editor.client.execute_script(statement)
 
 
 def as_datetime(value: datetime | str) -> datetime:

@@ -26,7 +26,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 from tortoise.transactions import in_transaction
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from graphapi.app import Services
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BATCH = 20
 # An event whose processing kept dying with its process is given up after this.
@@ -97,6 +99,7 @@ class RuleEngine:
         self._settings = services.settings
         self._task: asyncio.Task | None = None
         self._in_flight: set[int] = set()
+        self._writes: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="rule-engine")
@@ -107,6 +110,7 @@ class RuleEngine:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await asyncio.gather(*self._writes, return_exceptions=True)
         if interrupted:
             # Interrupted, not crashed: let the next engine take these at once.
             await Outbox.filter(id__in=interrupted, processed_at=None).update(lease_until=None)
@@ -140,7 +144,18 @@ class RuleEngine:
             done += len(claims)
         return done
 
+    async def _unstoppable(self, write: Awaitable[T]) -> T:
+        """A transaction run to its end even when the engine is stopped meanwhile:
+        cancelled between its BEGIN and its end, it could leave the connection in it."""
+        task = asyncio.ensure_future(write)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return await asyncio.shield(task)
+
     async def _claim(self) -> list[Claim]:
+        return await self._unstoppable(self._claim_now())
+
+    async def _claim_now(self) -> list[Claim]:
         db = self._services.db
         now = datetime.now(timezone.utc)
         until = now + timedelta(seconds=self._settings.rules_lease_seconds)
@@ -161,10 +176,12 @@ class RuleEngine:
                 claim, conversion, [Result("graphapi", HOOK, RuleEventOutcome.FAILED, message)]
             )
             return
+        calls = await self._calls(conversion)
+        if not calls:  # no plugin listens for this campaign: no event to build
+            await self._commit(claim, conversion, [])
+            return
         event = await self._event(conversion, claim.previous_status, claim.status)
-        results = await asyncio.gather(
-            *(self._run_hook(claim, event, impl, rule) for impl, rule in await self._calls(conversion))
-        )
+        results = await asyncio.gather(*(self._run_hook(claim, event, impl, rule) for impl, rule in calls))
         flat = [result for group in results for result in group]
         await asyncio.gather(
             *(self._deliver(claim, r) for r in flat if isinstance(r.todo, actions.SendWebhook))
@@ -284,6 +301,9 @@ class RuleEngine:
     async def _commit(self, claim: Claim, conversion: Conversion | None, results: list[Result]) -> bool:
         """Apply the database actions, record the rule events and mark the row
         processed, in one transaction; whether the campaign changed."""
+        return await self._unstoppable(self._commit_now(claim, conversion, results))
+
+    async def _commit_now(self, claim: Claim, conversion: Conversion | None, results: list[Result]) -> bool:
         now = datetime.now(timezone.utc)
         async with in_transaction() as conn:
             mine = (
@@ -291,7 +311,7 @@ class RuleEngine:
                 .using_db(conn)
                 .update(processed_at=now, lease_until=None)
             )
-            if not mine or conversion is None:
+            if not mine or conversion is None or not results:
                 return False  # another engine took it over (lease expired), or nothing to do
             campaign = (
                 await Campaign.filter(id=conversion.campaign_id).using_db(conn).select_for_update().get()

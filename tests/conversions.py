@@ -8,14 +8,14 @@ import random
 import contextlib
 import time
 import uuid
-from datetime import datetime, timezone
 from decimal import Decimal
 
-from tortoise.transactions import in_transaction
-
 from graphapi.app import create_app
-from graphapi.models import Click, Conversion, DeviceType, Outbox, Route, RuleEvent
+from graphapi.conversion_status import set_status
+from graphapi.db import Database
+from graphapi.models import Click, Conversion, ConversionStatus, Outbox, RuleEvent
 from graphapi.settings import Settings
+from tests.seeding import insert_clicks, insert_conversion
 
 
 def rule_settings(database_url: str, **overrides) -> Settings:
@@ -40,35 +40,27 @@ async def record_conversion(
     cost: str = "0",
     source: str | None = None,
     click: Click | None = None,
+    db: Database | None = None,
 ) -> Conversion:
-    """A new conversion (on a new click costing `cost`, unless `click` is given)."""
-    now = datetime.now(timezone.utc)
-    async with in_transaction() as conn:
-        if click is None:
-            click = await Click.create(
-                using_db=conn, click_id=uuid.uuid4().hex, campaign_id=campaign.id, route=Route.OFFER,
-                created_at=now, visitor=random.getrandbits(63), device_type=DeviceType.MOBILE, country="DE",
-                source=source, subid="sub-abc", is_unique=True, is_bot=False, cost=Decimal(cost),
-            )  # fmt: skip
-        conversion = await Conversion.create(
-            using_db=conn, click=click, campaign_id=campaign.id, txid=uuid.uuid4().hex, status=status,
-            payout=Decimal(payout), currency=campaign.currency, created_at=now, updated_at=now,
-        )  # fmt: skip
-        await Outbox.create(using_db=conn, conversion=conversion, previous_status=None, created_at=now)
-    if services is not None:
-        services.feed.committed([conversion.id])
-    return conversion
+    """A new conversion (on a new click costing `cost`, unless `click` is given),
+    with its outbox row; `db` when there are no `services` (another process's engine)."""
+    database = db or services.db
+    if click is None:
+        [click_pk] = await insert_clicks(database, campaign.id, [{
+            "device_type": "mobile", "country": "DE", "source": source, "subid": "sub-abc",
+            "visitor": random.getrandbits(63), "cost": Decimal(cost),
+        }])  # fmt: skip
+    else:
+        click_pk = click.id
+    conversion_id = await insert_conversion(
+        database, click_pk, status=status, payout=Decimal(payout), txid=uuid.uuid4().hex, outbox=True,
+        feed=services.feed if services is not None else None,
+    )  # fmt: skip
+    return await Conversion.get(id=conversion_id)
 
 
 async def change_status(services, conversion: Conversion, status: str) -> None:
-    now = datetime.now(timezone.utc)
-    previous = conversion.status
-    async with in_transaction() as conn:
-        await Conversion.filter(id=conversion.id).using_db(conn).update(status=status, updated_at=now)
-        await Outbox.create(
-            using_db=conn, conversion_id=conversion.id, previous_status=previous, created_at=now
-        )
-    services.feed.committed([conversion.id])
+    await set_status(services.db, services.feed, conversion.id, ConversionStatus(status))
 
 
 async def wait_processed(timeout: float = 10.0) -> None:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from graphapi import rollups
+from graphapi.conversions import INSERT_OUTBOX
 from graphapi.db import Database
 from graphapi.money import to_micros
 
@@ -67,9 +68,12 @@ async def insert_conversion(
     goal: str = "",
     created_at: datetime | None = None,
     cost: Decimal = Decimal("0"),
+    txid: str = "",
+    outbox: bool = False,
     feed: Any = None,
 ) -> int:
-    """A conversion of click `click` (its primary key), announced on `feed` when given."""
+    """A conversion of click `click` (its primary key), with an outbox row for the
+    rule engine when `outbox`, announced on `feed` when given."""
     moment = created_at or datetime.now(timezone.utc)
     async with db.write() as tx:
         (campaign_id, currency), = await tx.fetch(
@@ -77,12 +81,14 @@ async def insert_conversion(
         )
         await tx.execute(
             "INSERT INTO conversion (click_id, campaign_id, goal, txid, status, payout, currency, cost, "
-            "params, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?, '{}', ?, ?)",
-            [click, campaign_id, goal, status, to_micros(payout), currency, to_micros(cost), moment, moment],
+            "params, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+            [click, campaign_id, goal, txid, status, to_micros(payout), currency, to_micros(cost), moment, moment],
         )
         ((conversion_id,),) = await tx.fetch(
-            "SELECT id FROM conversion WHERE click_id = ? AND goal = ? AND txid = ''", [click, goal]
+            "SELECT id FROM conversion WHERE click_id = ? AND goal = ? AND txid = ?", [click, goal, txid]
         )
+        if outbox:
+            await tx.execute(INSERT_OUTBOX, [moment, conversion_id, None, status])
         await rollups.recount_conversions(tx, [conversion_id])
         if feed is not None:
             await feed.announce(tx, [conversion_id])

@@ -13,18 +13,20 @@ import pytest
 from graphapi.conversion_status import set_status
 from graphapi.models import ConversionStatus
 from graphapi.report import Dimension, report
+from graphapi.stats import campaign_stats
 from tests.conftest import http_client, make_campaign
 from tests.seeding import insert_clicks, insert_conversion
 from tests.test_stats import BOT, HUMAN
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+SOURCES = ["", "facebook", "tiktok", "push-network"]
 COUNTRIES = ["77.88.8.8", "8.8.8.8", "1.1.1.1", "91.198.174.192", "203.0.113.1"]
 
 GROUPINGS = [
     [], [Dimension.DAY], [Dimension.HOUR], [Dimension.CAMPAIGN], [Dimension.COUNTRY],
     [Dimension.DEVICE_TYPE], [Dimension.OS], [Dimension.BROWSER], [Dimension.OFFER], [Dimension.LANDER],
-    [Dimension.GOAL], [Dimension.DAY, Dimension.COUNTRY], [Dimension.CAMPAIGN, Dimension.OFFER],
-    [Dimension.HOUR, Dimension.GOAL],
+    [Dimension.GOAL], [Dimension.SOURCE], [Dimension.DAY, Dimension.COUNTRY], [Dimension.CAMPAIGN, Dimension.OFFER],
+    [Dimension.HOUR, Dimension.GOAL], [Dimension.DAY, Dimension.SOURCE],
 ]  # fmt: skip
 
 
@@ -42,7 +44,7 @@ async def traffic(app, services) -> list[int]:
         async with http_client(app, peer="127.0.0.1") as client:
             response = await client.get(
                 "/click",
-                params={"campaign_id": campaign.id, "cost": "0.05"},
+                params={"campaign_id": campaign.id, "cost": "0.05", "source": rng.choice(SOURCES)},
                 headers={"user-agent": rng.choice([HUMAN, IPHONE, BOT, ""]), "x-forwarded-for": rng.choice(COUNTRIES)},
             )
             location = response.headers["location"]
@@ -83,3 +85,18 @@ async def test_rollups_answer_exactly_as_the_raw_tables(app, services, zone):
         )
         assert rolled == raw, group_by
         assert rolled.totals.clicks > 0 and rolled.totals.rejected_conversions >= 3
+
+
+async def test_campaign_figures_from_the_rollups_are_those_of_the_raw_tables(app, services):
+    """What rules are given on every conversion: all time, today, one source."""
+    campaign_ids = await traffic(app, services)
+    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    second = timedelta(seconds=1)
+    for campaign_id in campaign_ids:
+        # On the hour: from the rollups; a second off it: from the raw tables.
+        for since, off in ((datetime(2000, 1, 1, tzinfo=timezone.utc), second), (midnight, -second)):
+            for source in (None, *SOURCES[1:], "never-seen"):
+                rolled = await campaign_stats(services.db, campaign_id, "USD", since=since, source=source)
+                raw = await campaign_stats(services.db, campaign_id, "USD", since=since + off, source=source)
+                assert rolled == raw, (campaign_id, since, source)
+        assert rolled.clicks == 0 and (await campaign_stats(services.db, campaign_id, "USD")).clicks > 0

@@ -61,11 +61,11 @@ async def test_events_left_by_a_killed_server_run_after_restart(db, database_url
 
     first = Server(database_url, tmp_path, test_hang="1", rule_timeout_seconds="600", **settings)
     try:
-        interrupted = await record_conversion(None, campaign)
+        interrupted = await record_conversion(None, campaign, db=db)
         await until(lambda: [c for _, c in recorded(record)] == [interrupted.id])
     finally:
         first.kill()  # mid-rule: the event is claimed, not processed
-    committed_while_down = await record_conversion(None, campaign)
+    committed_while_down = await record_conversion(None, campaign, db=db)
     assert await Outbox.filter(processed_at=None).count() == 2
 
     with Server(database_url, tmp_path, **settings):
@@ -85,7 +85,7 @@ async def test_two_processes_run_each_event_once(db, database_url, tmp_path):
     with Server(database_url, tmp_path, **settings), Server(database_url, tmp_path, **settings):
         conversions = []
         for _ in range(40):
-            conversion = await record_conversion(None, campaign)
+            conversion = await record_conversion(None, campaign, db=db)
             conversions.append(conversion.id)
             if db.postgres:  # as the postback path does: both processes wake at once
                 await db.fetch("SELECT pg_notify(?, ?)", (CHANNEL, f"test:{conversion.id}"))

@@ -1,15 +1,8 @@
 from tortoise import migrations
-from graphapi.rollups import rebuild as REBUILD
+from graphapi.rollups import count_all_in_migration
 from tortoise.migrations import operations as ops
 from tortoise import fields
 from tortoise.indexes import Index
-
-async def count_existing(apps, schema_editor) -> None:
-    """Databases that already hold clicks and conversions: count them in."""
-    postgres = "sqlite" not in type(schema_editor.client).__module__
-    for statement in REBUILD(postgres):
-        await schema_editor.client.execute_script(statement)
-
 
 class Migration(migrations.Migration):
     dependencies = [('graphapi', '0003_outbox_status')]
@@ -53,5 +46,5 @@ class Migration(migrations.Migration):
             options={'table': 'conversion_rollup', 'app': 'graphapi', 'unique_together': (('campaign_id', 'hour', 'dimension', 'value'),), 'indexes': [Index(fields=['dimension', 'hour'], name='conversion_rollup_dimension')], 'pk_attr': 'id'},
             bases=['Model'],
         ),
-        ops.RunPython(count_existing, ops.RunPython.noop),
+        ops.RunPython(count_all_in_migration, ops.RunPython.noop),
     ]
