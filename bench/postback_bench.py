@@ -67,11 +67,10 @@ async def seed_clicks(url: str, campaign_ids: list[int]) -> list[str]:
     await db.open()
     try:
         rows = [{"source": f"site-{rng.randrange(50)}", "visitor": rng.getrandbits(62)} for _ in range(CLICKS)]
-        pks = []
-        for campaign_id in campaign_ids:
-            pks += await insert_clicks(db, campaign_id, rows[len(pks) : len(pks) + CLICKS // len(campaign_ids)])
-        found = await db.fetch(f"SELECT click_id FROM click WHERE id IN ({', '.join('?' * len(pks))})", pks)
-        return [click_id for (click_id,) in found]
+        share = CLICKS // len(campaign_ids)
+        for n, campaign_id in enumerate(campaign_ids):
+            await insert_clicks(db, campaign_id, rows[n * share : (n + 1) * share])
+        return [click_id for (click_id,) in await db.fetch("SELECT click_id FROM click")]
     finally:
         await db.close()
 

@@ -20,7 +20,7 @@ async def set_status(db: Database, feed: ConversionFeed, conversion_id: int, sta
     now = datetime.now(timezone.utc)
     lock = " FOR UPDATE" if db.postgres else ""  # SQLite's BEGIN IMMEDIATE already serializes
     async with db.write() as tx:
-        found = await tx.fetch(f"SELECT status FROM conversion WHERE id = ?{lock}", [conversion_id])
+        found = await tx.fetch(f"SELECT status, payout, cost FROM conversion WHERE id = ?{lock}", [conversion_id])
         if not found:
             return False
         previous = found[0][0]
@@ -30,7 +30,7 @@ async def set_status(db: Database, feed: ConversionFeed, conversion_id: int, sta
             "UPDATE conversion SET status = ?, updated_at = ? WHERE id = ?", [status.value, now, conversion_id]
         )
         await tx.execute(INSERT_OUTBOX, [now, conversion_id, previous, status.value])
-        await rollups.recount_conversions(tx, [conversion_id])
+        await rollups.add_conversion_changes(tx, {conversion_id: found[0]})
         await feed.announce(tx, [conversion_id])
     feed.committed([conversion_id])
     return True

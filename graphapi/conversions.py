@@ -145,7 +145,7 @@ _INSERT_CONVERSION = (
     "ON CONFLICT (click_id, goal, txid) DO NOTHING RETURNING id"
 )
 _SELECT_CONVERSION = (
-    "SELECT id, status, payout, original_payout, original_currency FROM conversion "
+    "SELECT id, status, payout, original_payout, original_currency, cost FROM conversion "
     "WHERE click_id = ? AND goal = ? AND txid = ?"
 )
 _UPDATE_CONVERSION = (
@@ -207,16 +207,17 @@ class ConversionWriter:
         # apply in the order they came.
         requests.sort(key=lambda pair: pair[1].lock_order(clicks))
         outbox: list[tuple] = []
+        before: dict[int, rollups.State | None] = {}
         for index, request in requests:
             try:
                 click = clicks.get(request.click_id)
                 if click is None:
                     raise Refused(PostbackOutcome.UNKNOWN_CLICK, UNKNOWN_CLICK)
-                results[index] = await self._record(tx, request, click, outbox)
+                results[index] = await self._record(tx, request, click, outbox, before)
             except Refused as refusal:
                 results[index] = refusal.result()
         await tx.executemany(INSERT_OUTBOX, outbox)
-        await rollups.recount_conversions(tx, [row[1] for row in outbox])
+        await rollups.add_conversion_changes(tx, before)
         await tx.executemany(
             _INSERT_LOG,
             [_log_row(item.log, result) for item, result in zip(items, results)],
@@ -266,8 +267,15 @@ class ConversionWriter:
         return Amount(_exact(converted), sent, currency)
 
     async def _record(
-        self, tx: Transaction, request: ConversionRequest, click: MatchedClick, outbox: list[tuple]
+        self,
+        tx: Transaction,
+        request: ConversionRequest,
+        click: MatchedClick,
+        outbox: list[tuple],
+        before: dict[int, rollups.State | None],
     ) -> PostbackResult:
+        """Create or change the conversion; what it changed goes to `outbox`, and
+        each conversion's state before the batch's first change to `before`."""
         amount = self._amount(request, click)
         now = datetime.now(timezone.utc)
         new = amount or Amount(click.offer_payout)
@@ -283,6 +291,7 @@ class ConversionWriter:
         if inserted:
             conversion_id = inserted[0][0]
             outbox.append((now, conversion_id, None, request.status.value))
+            before.setdefault(conversion_id, None)
             return PostbackResult(PostbackOutcome.CREATED, conversion_id=conversion_id, status=request.status)
 
         row = (await tx.fetch(self._select_conversion, (click.id, request.goal, request.txid)))[0]
@@ -310,6 +319,7 @@ class ConversionWriter:
             ),
         )  # fmt: skip
         outbox.append((now, conversion_id, current.value, request.status.value))
+        before.setdefault(conversion_id, (current.value, row[2], row[5]))
         return PostbackResult(PostbackOutcome.UPDATED, conversion_id=conversion_id, status=request.status)
 
 

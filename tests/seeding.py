@@ -89,7 +89,7 @@ async def insert_conversion(
         )
         if outbox:
             await tx.execute(INSERT_OUTBOX, [moment, conversion_id, None, status])
-        await rollups.recount_conversions(tx, [conversion_id])
+        await rollups.add_conversion_changes(tx, {conversion_id: None})
         if feed is not None:
             await feed.announce(tx, [conversion_id])
     if feed is not None:
