@@ -244,22 +244,31 @@ def row(result: dict, ceiling: dict | None) -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(doc: str) -> argparse.Namespace:
+    """The options every wrk benchmark takes."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--databases", default="sqlite,postgres")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def start_report(args: argparse.Namespace, traffic: str) -> tuple[Path, dict[str, str]]:
+    """Print the run's header; a work folder, and an environment with no GRAPHAPI_ settings."""
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores; "
+          f"{traffic}, {args.connections} connections, {args.seconds}s runs")  # fmt: skip
+    print(f"{'server':<28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>7}")
     workdir = Path(tempfile.mkdtemp(prefix="graphapi-bench-"))
+    return workdir, {k: v for k, v in os.environ.items() if not k.startswith("GRAPHAPI_")}
+
+
+def main() -> None:
+    args = arguments(__doc__)
     python = sys.executable
     uas = real_user_agents(1000) + bot_user_agents() + [""]
     ips = client_ips(10_000)
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHAPI_")}
-    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores; "
-          f"{len(uas)} user agents, {len(ips)} client IPs, {args.connections} connections, {args.seconds}s runs")  # fmt: skip
-    print(f"{'server':<28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>7}")
+    workdir, base_env = start_report(args, f"{len(uas)} user agents, {len(ips)} client IPs")
 
     bare = [python, "-m", "uvicorn", "--no-access-log", "--app-dir", str(ROOT)]
     raw_script = workdir / "raw.lua"

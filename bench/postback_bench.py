@@ -19,20 +19,16 @@ row that hands it to the rule engine.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import os
 import random
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.click_bench import (  # noqa: E402
-    LUA_COMMON, bench_database_url, lua_list, measure, prepare_database, row,
+    LUA_COMMON, arguments, bench_database_url, lua_list, measure, prepare_database, row, start_report,
 )  # fmt: skip
 
 CLICKS = 20_000
@@ -92,19 +88,9 @@ async def check(url: str, received: set[int]) -> tuple[int, set[int], int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--databases", default="sqlite,postgres")
-    args = parser.parse_args()
-
-    workdir = Path(tempfile.mkdtemp(prefix="graphapi-bench-"))
+    args = arguments(__doc__)
     python = sys.executable
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHAPI_")}
-    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores; "
-          f"{CLICKS} clicks, {args.connections} connections, {args.seconds}s runs")  # fmt: skip
-    print(f"{'server':<28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>7}")
+    workdir, base_env = start_report(args, f"{CLICKS} clicks")
     bare = [python, "-m", "uvicorn", "--no-access-log", "--app-dir", str(ROOT), "bench.bare_app:route_app", "--port"]
     failures = []
     for database in args.databases.split(","):
