@@ -165,7 +165,14 @@ class RuleEngine:
         return sorted(Claim(*row) for row in rows) if rows else []
 
     async def process(self, claim: Claim) -> None:
-        conversion = await Conversion.get_or_none(id=claim.conversion_id).select_related("click", "campaign")
+        # The campaign first: when no plugin listens to it (or the conversion is
+        # gone) the row is only marked processed, without loading the conversion
+        # through the ORM, which costs more than the postback that wrote it.
+        found = await self._services.db.fetch("SELECT campaign_id FROM conversion WHERE id = ?", [claim.conversion_id])
+        calls = await self._calls(found[0][0]) if found else []
+        conversion = None
+        if calls:
+            conversion = await Conversion.get_or_none(id=claim.conversion_id).select_related("click", "campaign")
         if conversion is None:
             await self._commit(claim, None, [])
             return
@@ -175,10 +182,6 @@ class RuleEngine:
             await self._commit(
                 claim, conversion, [Result("graphapi", HOOK, RuleEventOutcome.FAILED, message)]
             )
-            return
-        calls = await self._calls(conversion)
-        if not calls:  # no plugin listens for this campaign: no event to build
-            await self._commit(claim, conversion, [])
             return
         event = await self._event(conversion, claim.previous_status, claim.status)
         results = await asyncio.gather(*(self._run_hook(claim, event, impl, rule) for impl, rule in calls))
@@ -190,12 +193,12 @@ class RuleEngine:
         if changed:
             await self._services.campaigns.changed(conversion.campaign_id)
 
-    async def _calls(self, conversion: Conversion) -> list[tuple[pluggy.HookImpl | str, Rule | None]]:
+    async def _calls(self, campaign_id: int) -> list[tuple[pluggy.HookImpl | str, Rule | None]]:
         """Each plugin once; each rule plugin once per enabled rule of the
         campaign. A rule whose plugin is not loaded is a str (its name)."""
         plugins = self._services.plugins
         rule_plugins = plugins.rule_plugins()
-        rules = await Rule.filter(campaign_id=conversion.campaign_id, enabled=True).order_by("id")
+        rules = await Rule.filter(campaign_id=campaign_id, enabled=True).order_by("id")
         calls: list[tuple[pluggy.HookImpl | str, Rule | None]] = []
         impls = {impl.plugin_name: impl for impl in plugins.implementations(HOOK)}
         for name, impl in impls.items():
