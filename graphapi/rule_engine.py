@@ -69,6 +69,17 @@ CLAIM = (
     "ORDER BY o.id LIMIT ?{lock}) RETURNING id, conversion_id, previous_status, attempts, status"
 )
 
+# A conversion's campaign, and whether the campaign has enabled rules.
+_CAMPAIGN_OF = (
+    "SELECT v.campaign_id, EXISTS (SELECT 1 FROM rule r WHERE r.campaign_id = v.campaign_id AND r.enabled) "
+    "FROM conversion v WHERE v.id = ?"
+)
+# A row with nothing to run is marked processed on its own, if still ours.
+_PROCESSED = (
+    "UPDATE outbox SET processed_at = ?, lease_until = NULL "
+    "WHERE id = ? AND processed_at IS NULL AND attempts = ? RETURNING id"
+)
+
 
 @dataclass
 class Result:
@@ -168,11 +179,12 @@ class RuleEngine:
         # The campaign first: when no plugin listens to it (or the conversion is
         # gone) the row is only marked processed, without loading the conversion
         # through the ORM, which costs more than the postback that wrote it.
-        found = await self._services.db.fetch("SELECT campaign_id FROM conversion WHERE id = ?", [claim.conversion_id])
-        calls = await self._calls(found[0][0]) if found else []
-        conversion = None
-        if calls:
-            conversion = await Conversion.get_or_none(id=claim.conversion_id).select_related("click", "campaign")
+        found = await self._services.db.fetch(_CAMPAIGN_OF, [claim.conversion_id])
+        calls = await self._calls(*found[0]) if found else []
+        if not calls:
+            await self._services.db.fetch(_PROCESSED, [datetime.now(timezone.utc), claim.outbox_id, claim.attempts])
+            return
+        conversion = await Conversion.get_or_none(id=claim.conversion_id).select_related("click", "campaign")
         if conversion is None:
             await self._commit(claim, None, [])
             return
@@ -193,12 +205,12 @@ class RuleEngine:
         if changed:
             await self._services.campaigns.changed(conversion.campaign_id)
 
-    async def _calls(self, campaign_id: int) -> list[tuple[pluggy.HookImpl | str, Rule | None]]:
+    async def _calls(self, campaign_id: int, has_rules: bool) -> list[tuple[pluggy.HookImpl | str, Rule | None]]:
         """Each plugin once; each rule plugin once per enabled rule of the
         campaign. A rule whose plugin is not loaded is a str (its name)."""
         plugins = self._services.plugins
         rule_plugins = plugins.rule_plugins()
-        rules = await Rule.filter(campaign_id=campaign_id, enabled=True).order_by("id")
+        rules = await Rule.filter(campaign_id=campaign_id, enabled=True).order_by("id") if has_rules else []
         calls: list[tuple[pluggy.HookImpl | str, Rule | None]] = []
         impls = {impl.plugin_name: impl for impl in plugins.implementations(HOOK)}
         for name, impl in impls.items():

@@ -277,3 +277,14 @@ async def test_actions_holding_nonsense_fail_alone(start_app):
     assert events[2].message == "the source must be a non-empty string"
     assert events[0].message.startswith("cannot send: ")
     assert events[3].detail["reason"]["an"].startswith("<object object")
+
+
+async def test_an_event_no_plugin_listens_to_is_marked_processed(start_app):
+    app = await start_app(plugins=[])
+    services = app.state.services
+    campaign = await make_campaign(services)
+    conversion = await record_conversion(services, campaign)
+    await change_status(services, conversion, "rejected")
+    await wait_processed()
+    assert await Outbox.filter(conversion_id=conversion.id).count() == 2
+    assert await rule_events() == []
