@@ -95,15 +95,16 @@ class GroupCommit(Generic[Item]):
                 log.exception("%s: after-commit hook failed", self._name)
 
     async def _write(self, items: list[Item]) -> Sequence[Any]:
-        for attempt in range(1, TRIES + 1):
+        attempt = 1
+        while True:
             try:
                 async with self._db.write() as tx:
                     return await self._write_batch(tx, items)
             except Exception as error:
                 if attempt == TRIES or not is_transient(error):
                     raise
+                attempt += 1
                 log.warning("%s: %s; writing the batch again", self._name, error)
-        raise AssertionError("unreachable")
 
 
 def _settle(
