@@ -1,16 +1,21 @@
 """The database: tortoise for the ORM side, and a thin raw-SQL path for hot writes.
 
 The click and postback paths write through the driver (`Database.write`), in
-batches, because per-row ORM calls cost 5-10x more. Everything else uses
+batches, because per-row ORM calls cost 5-10x more; on SQLite those writes
+have a connection of their own (`SqliteWriter`). Everything else uses
 tortoise models.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import functools
 import logging
 import re
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -95,10 +100,115 @@ class Transaction:
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         if self._postgres:
             return [tuple(r) for r in await self._connection.fetch(_numbered(sql), *params)]
-        cursor = await self._connection.execute(sql, params)
-        rows = await cursor.fetchall()
-        await cursor.close()
-        return [tuple(r) for r in rows]
+        # One trip to aiosqlite's thread rather than three (execute, fetch, close).
+        return [tuple(r) for r in await self._connection.execute_fetchall(sql, params)]
+
+
+class _Synchronous:
+    """A sqlite3 connection behind the awaitable calls Transaction makes."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._connection.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._connection.executemany(sql, rows)
+
+    async def execute_fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self._connection.execute(sql, params).fetchall()
+
+
+class SqliteWriter:
+    """The connection SQLite write transactions run on, called from the event
+    loop's own thread.
+
+    A transaction here is a few milliseconds of SQLite's C code; run through
+    aiosqlite's thread, each of its statements is a trip to that thread and
+    back, and under load each return waits its turn behind every request the
+    loop has ready, so a batch of postbacks took 30 ms to write. Called
+    directly, a transaction never suspends once it has begun. Only waiting for
+    the write lock suspends: SQLite's own busy handler would sleep with the
+    whole event loop stopped, so the lock is asked for without waiting and
+    asked again after an asyncio sleep.
+
+    Checkpoints (copying the WAL back into the database file) would stop the
+    loop too when a commit sets one off, so they run in a thread of their own
+    (`_checkpoints`), and finish between this process's transactions: each
+    then catches up with the whole WAL, which starts again from its beginning.
+    A commit checkpoints by itself only if the WAL has grown past
+    BACKSTOP_PAGES all the same (another process writing without a pause).
+    """
+
+    CHECKPOINT_EVERY = 0.25  # seconds
+    BACKSTOP_PAGES = 16_000
+
+    def __init__(self, path: str, pragmas: dict[str, Any], busy_timeout: float) -> None:
+        self._connection = sqlite3.connect(path, isolation_level=None)
+        for pragma, value in pragmas.items():
+            self._connection.execute(f"PRAGMA {pragma}={value}")
+        self._connection.execute("PRAGMA busy_timeout=0")
+        self._connection.execute(f"PRAGMA wal_autocheckpoint={self.BACKSTOP_PAGES}")
+        self._busy_timeout = busy_timeout
+        self._lock = asyncio.Lock()
+        self._checkpointer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._checkpointer.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
+        self._written = False
+        self._task = asyncio.create_task(self._checkpoints(), name="sqlite-checkpoints")
+
+    async def _checkpoints(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.CHECKPOINT_EVERY)
+            if not self._written:
+                continue
+            self._written = False
+            try:
+                # The bulk while transactions carry on, then what they added meanwhile.
+                await loop.run_in_executor(self._thread, self._checkpoint)
+                async with self._lock:
+                    await loop.run_in_executor(self._thread, self._checkpoint)
+            except sqlite3.Error:
+                log.warning("SQLite checkpoint failed; the next one will try again", exc_info=True)
+
+    def _checkpoint(self) -> None:
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self._lock:
+            await self._begin()
+            try:
+                yield Transaction(_Synchronous(self._connection), False)
+                self._connection.execute("COMMIT")
+                self._written = True
+            finally:
+                # After an error; SQLite may have rolled back on its own already.
+                if self._connection.in_transaction:
+                    self._connection.execute("ROLLBACK")
+
+    async def _begin(self) -> None:
+        deadline = time.monotonic() + self._busy_timeout
+        pause = 0.001
+        while True:
+            try:
+                self._connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._thread.shutdown()  # a checkpoint under way ends before its connection closes
+        self._checkpointer.close()
+        self._connection.close()
 
 
 class Database:
@@ -106,6 +216,7 @@ class Database:
         self.url = database_url
         self.postgres = not database_url.startswith("sqlite")
         self.context: TortoiseContext | None = None
+        self._writer: SqliteWriter | None = None
 
     async def open(self) -> None:
         # Requests run in tasks that uvicorn starts, not in the lifespan's task,
@@ -117,8 +228,16 @@ class Database:
         # Connect now: at start-up an unreachable database should fail loudly, and
         # a lazy connect inside a background task that gets cancelled would leak it.
         await self.fetch("SELECT 1")
+        if not self.postgres:
+            from graphapi.sqlite_engine import PRAGMAS
+
+            path = tortoise_config(self.url)["connections"]["sqlite"]["credentials"]["file_path"]
+            self._writer = SqliteWriter(path, PRAGMAS, PRAGMAS["busy_timeout"] / 1000)
 
     async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         if self.context is not None:
             await self.context.close_connections()
             self.context = None
@@ -131,19 +250,13 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Transaction]:
         """One write transaction through the driver."""
+        if self._writer is not None:
+            async with self._writer.transaction() as tx:
+                yield tx
+            return
         async with self.client.acquire_connection() as connection:
-            if self.postgres:
-                async with connection.transaction():
-                    yield Transaction(connection, True)
-                return
-            await connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield Transaction(connection, False)
-            except BaseException:
-                await connection.rollback()
-                raise
-            else:
-                await connection.commit()
+            async with connection.transaction():
+                yield Transaction(connection, True)
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         async with self.client.acquire_connection() as connection:
