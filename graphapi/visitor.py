@@ -5,18 +5,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import iptocc
-import user_agents
-from crawlerdetect import CrawlerDetect
+import re2
+import ua_parser
+from crawlerdetect.providers.crawlers import data as crawler_patterns
+from crawlerdetect.providers.exclusions import data as exclusion_patterns
+from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
 
 from graphapi.models import DeviceType
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-_crawlers = CrawlerDetect()
 
 
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -94,17 +96,61 @@ class Device:
     is_bot: bool
 
 
+class _Parsed(UserAgent):
+    """user_agents' rules for device types, over ua-parser's compiled resolver.
+
+    user_agents' own constructor parses with ua-parser's legacy API, a list of
+    Python regexes tried one by one (about 1 ms a user agent here); `ua_parser.parse`
+    answers the same from the Rust regex engine (ua-parser[regex]) in about 60 µs.
+    """
+
+    def __init__(self, user_agent: str) -> None:
+        result = ua_parser.parse(user_agent)
+        browser, os, device = result.user_agent, result.os, result.device
+        self.ua_string = user_agent
+        self.browser = parse_browser(browser.family, browser.major, browser.minor, browser.patch) if browser \
+            else parse_browser("Other")
+        self.os = parse_operating_system(os.family, os.major, os.minor, os.patch, os.patch_minor) if os \
+            else parse_operating_system("Other")
+        self.device = parse_device(device.family, device.brand, device.model) if device \
+            else parse_device("Other", None, None)
+
+
+class _Crawlers:
+    """crawlerdetect's patterns, matched as crawlerdetect does, by RE2.
+
+    crawlerdetect runs its 1,400 patterns as one Python regex (about 1 ms a
+    user agent); RE2 matches them in linear time (about 0.15 ms). The few that
+    RE2 cannot run (look-arounds) stay with Python's engine.
+    """
+
+    def __init__(self) -> None:
+        options = re2.Options()
+        options.case_sensitive = False
+        self._exclusions = re2.compile("|".join(exclusion_patterns), options)
+        self._crawlers = re2.compile("|".join(p for p in crawler_patterns if "(?" not in p), options)
+        self._look_arounds = re.compile("|".join(p for p in crawler_patterns if "(?" in p) or "(?!)", re.I)
+
+    def __call__(self, user_agent: str) -> bool:
+        agent = self._exclusions.sub("", user_agent.strip())
+        return bool(agent) and bool(self._crawlers.search(agent) or self._look_arounds.search(agent))
+
+
+_is_crawler = _Crawlers()
+ua_parser.parse("")  # ua-parser compiles its rules on first use: at import, not on a click
+
+
 @functools.lru_cache(maxsize=20_000)
 def describe(user_agent: str) -> Device:
     """Device, OS and browser of a user agent; bots are crawler UAs and empty ones.
 
-    Parsing costs about a millisecond, so results are cached (bounded: real
-    traffic has a few thousand distinct user agents).
+    A new user agent costs about 0.2 ms to parse; results are cached (bounded:
+    real traffic repeats a few thousand user agents).
     """
     if not user_agent.strip():
         return Device(DeviceType.BOT, None, None, True)
-    parsed = user_agents.parse(user_agent)
-    is_bot = parsed.is_bot or _crawlers.isCrawler(user_agent)
+    parsed = _Parsed(user_agent)
+    is_bot = parsed.is_bot or _is_crawler(user_agent)
     if is_bot:
         device_type = DeviceType.BOT
     elif parsed.is_tablet:
