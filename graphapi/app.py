@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
@@ -11,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from graphapi.clicks import ClickEndpoint, GoEndpoint, hot_path, write_click_throughs, write_clicks
+from graphapi import clicks, postbacks
+from graphapi.clicks import ClickEndpoint, GoEndpoint, write_click_throughs, write_clicks
 from graphapi.conversions import ConversionWriter
 from graphapi.currency import Rates
 from graphapi.dashboard import Dashboard
@@ -25,6 +27,8 @@ from graphapi.routing import CampaignCache
 from graphapi.rule_engine import RuleEngine
 from graphapi.settings import Settings, load_settings
 from graphapi.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,12 +55,12 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 class TrackerApp(Starlette):
-    """Starlette, with the click path dispatched before its middleware stack.
+    """Starlette, with the hot paths dispatched before its middleware stack.
 
-    /click and /go take every paid visitor; the three wrappers around each
-    starlette route (error, exception and router layers) cost more than the
-    endpoints themselves. These endpoints are plain ASGI apps that answer every
-    error themselves (`hot_path`).
+    /click and /go take every paid visitor, /postback every conversion; the
+    three wrappers around each starlette route (error, exception and router
+    layers) cost more than the endpoints themselves. These endpoints are plain
+    ASGI apps that answer every error themselves (`hot_path`).
     """
 
     def __init__(self, *, hot_paths: dict[str, Callable], **kwargs) -> None:
@@ -70,6 +74,30 @@ class TrackerApp(Starlette):
                 await endpoint(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
+
+
+def hot_path(
+    endpoint: Callable, methods: tuple[str, ...], unavailable: Callable[[Callable], Awaitable[None]]
+) -> Callable:
+    """An endpoint served outside starlette's middleware: `methods` only, and
+    any unexpected error logged and answered by `unavailable` (a 503), never a
+    500 or a stack trace."""
+    allow = ", ".join(methods).encode()
+    use = " or ".join(method for method in methods if method != "HEAD")
+
+    async def app(scope, receive, send) -> None:
+        if scope["method"] not in methods:
+            await clicks.plain(send, 405, f"Method not allowed: use {use}.", [(b"allow", allow)])
+            return
+        try:
+            await endpoint(scope, receive, send)
+        except Exception:
+            log.exception("%s failed", scope["path"])
+            # Refused by the server when the response had already started.
+            with contextlib.suppress(Exception):
+                await unavailable(send)
+
+    return app
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -115,11 +143,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQLEndpoint(services)
     app = TrackerApp(
         hot_paths={
-            "/click": hot_path(ClickEndpoint(services)),
-            "/go": hot_path(GoEndpoint(services)),
+            "/click": hot_path(ClickEndpoint(services), ("GET", "HEAD"), clicks.unavailable),
+            "/go": hot_path(GoEndpoint(services), ("GET", "HEAD"), clicks.unavailable),
+            "/postback": hot_path(PostbackEndpoint(services), ("GET", "HEAD", "POST"), postbacks.unavailable),
         },
         routes=[
-            Route("/postback", PostbackEndpoint(services), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

@@ -247,24 +247,8 @@ async def redirect(send, location: str, cookie: str | None = None) -> None:
 UNAVAILABLE = "The tracker cannot record clicks right now; please try again in a moment."
 
 
-def hot_path(endpoint):
-    """A click-path endpoint as served outside starlette's middleware: GET and
-    HEAD only, and any unexpected error logged and answered with a 503, never
-    a 500 or a stack trace."""
-
-    async def app(scope, receive, send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            await plain(send, 405, "Method not allowed: use GET.", [(b"allow", b"GET, HEAD")])
-            return
-        try:
-            await endpoint(scope, receive, send)
-        except Exception:
-            log.exception("%s failed", scope["path"])
-            # Refused by the server when the response had already started.
-            with contextlib.suppress(Exception):
-                await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
-
-    return app
+async def unavailable(send) -> None:
+    await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
 
 
 class ClickEndpoint:
@@ -287,7 +271,7 @@ class ClickEndpoint:
             route = await services.campaigns.get(campaign_id)
         except Exception:
             log.exception("campaign %s could not be read", campaign_id)
-            await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
+            await unavailable(send)
             return
         if route is None:
             await plain(send, 404, f"Unknown campaign: there is no campaign {campaign_id}.")
@@ -330,7 +314,7 @@ class ClickEndpoint:
         try:
             await services.clicks.submit(row)
         except (WriteFailed, RuntimeError):
-            await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
+            await unavailable(send)
             return
         if target_url is None:
             await plain(send, 404, "This campaign is not taking traffic and has no fallback URL.")
@@ -418,7 +402,7 @@ class GoEndpoint:
             click = await find_click(services.db, click_id) if click_id else None
             route = await services.campaigns.get(click.campaign_id) if click else None
         except Exception:
-            await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
+            await unavailable(send)
             return
         if click is None or route is None:
             if fallback:
@@ -441,7 +425,7 @@ class GoEndpoint:
             try:
                 offer = await self._choose_offer(click, route)
             except Exception:
-                await plain(send, 503, UNAVAILABLE, [(b"retry-after", b"1")])
+                await unavailable(send)
                 return
         location = destination(offer.url, click.macros(offer, lander))
         await redirect(send, location)

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 
 from graphapi import visitor
 from graphapi.conversions import (
@@ -277,6 +276,27 @@ def check_token(expected: str | None, named: dict[str, list[str]]) -> None:
 UNAVAILABLE = "The tracker cannot record postbacks right now; please retry."
 
 
+async def _json(send, status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                (b"cache-control", b"no-store"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+async def unavailable(send) -> None:
+    await _json(send, 503, {"result": "error", "message": UNAVAILABLE}, [(b"retry-after", b"1")])
+
+
 class PostbackEndpoint:
     """GET|POST /postback: record a conversion, once per (click, goal, txid)."""
 
@@ -300,15 +320,9 @@ class PostbackEndpoint:
         try:
             result: PostbackResult = await services.postbacks.submit(item)
         except (WriteFailed, RuntimeError):
-            response = JSONResponse(
-                {"result": "error", "message": UNAVAILABLE},
-                503,
-                headers={"retry-after": "1", "cache-control": "no-store"},
-            )
-            await response(scope, receive, send)
+            await unavailable(send)
             return
-        response = JSONResponse(result.body(), result.http_status, headers={"cache-control": "no-store"})
-        await response(scope, receive, send)
+        await _json(send, result.http_status, result.body())
 
     async def _request(self, scope, receive, headers, remote_addr, pairs, log) -> ConversionRequest:
         if self._allowed and not _allowed(remote_addr, self._allowed):

@@ -278,3 +278,26 @@ async def test_postback_that_cannot_be_committed_asks_for_a_retry(client, servic
     assert (response.status_code, response.headers["retry-after"]) == (503, "1")
     assert response.json()["result"] == "error"
     assert await Conversion.all().count() == 0
+
+
+async def test_an_unexpected_error_on_the_postback_path_is_a_503_not_a_500(client, services, monkeypatch, caplog):
+    from graphapi import postbacks
+
+    campaign = await make_campaign(services)
+    click_id = await new_click(client, campaign.id)
+
+    def broken(named, log):
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(postbacks, "conversion_request", broken)
+    response = await client.get(f"/postback?click_id={click_id}")
+    assert (response.status_code, response.headers["retry-after"]) == (503, "1")
+    assert response.json()["result"] == "error"
+    assert "Traceback" not in response.text and "parser bug" not in response.text
+    assert "parser bug" in caplog.text
+
+
+async def test_postback_takes_get_and_post_only(client):
+    response = await client.put("/postback?click_id=x")
+    assert (response.status_code, response.headers["allow"]) == (405, "GET, HEAD, POST")
+    assert "GET or POST" in response.text
