@@ -76,10 +76,6 @@ class ConversionRequest:
     params: dict[str, str]
     log: LogEntry = field(repr=False)
 
-    def lock_order(self, clicks: dict[str, MatchedClick]) -> tuple[int, str, str]:
-        click = clicks.get(self.click_id)
-        return (click.id if click else 0, self.goal, self.txid)
-
 
 @dataclass(slots=True)
 class LogEntry:
@@ -138,16 +134,34 @@ _SELECT_CLICKS = (
     "FROM click c JOIN campaign cp ON cp.id = c.campaign_id LEFT JOIN offer o ON o.id = c.offer_id "
     "WHERE c.click_id "
 )
-_INSERT_CONVERSION = (
-    "INSERT INTO conversion (click_id, campaign_id, goal, txid, status, raw_status, payout, "
+_CONVERSION_COLUMNS = (
+    "click_id, campaign_id, goal, txid, status, raw_status, payout, currency, original_payout, "
+    "original_currency, cost, params, created_at, updated_at"
+)
+# A batch's new conversions in one statement; a key that exists already is
+# left alone (and then read locked), so the database decides which of many
+# identical postbacks creates it. The key comes back with the id: RETURNING
+# gives rows in no set order.
+_INSERT_CONVERSIONS_POSTGRES = (
+    f"INSERT INTO conversion ({_CONVERSION_COLUMNS}) SELECT t.click_id, t.campaign_id, t.goal, t.txid, "
+    "t.status, t.raw_status, t.payout, t.currency, t.original_payout, t.original_currency, t.cost, "
+    "t.params::jsonb, t.created_at, t.updated_at FROM unnest(?::bigint[], ?::int[], ?::text[], ?::text[], "
+    "?::text[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::text[], "
+    "?::timestamptz[], ?::timestamptz[]) AS t(click_id, campaign_id, goal, txid, status, raw_status, payout, "
     "currency, original_payout, original_currency, cost, params, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (click_id, goal, txid) DO NOTHING RETURNING id"
+    "ORDER BY 1, 3, 4 ON CONFLICT (click_id, goal, txid) DO NOTHING RETURNING id, click_id, goal, txid"
 )
-_SELECT_CONVERSION = (
-    "SELECT id, status, payout, original_payout, original_currency, cost FROM conversion "
-    "WHERE click_id = ? AND goal = ? AND txid = ?"
+_INSERT_CONVERSIONS_SQLITE = (
+    f"INSERT INTO conversion ({_CONVERSION_COLUMNS}) VALUES {{rows}} "
+    "ON CONFLICT (click_id, goal, txid) DO NOTHING RETURNING id, click_id, goal, txid"
 )
+# Existing conversions of the batch, locked in key order (as every batch locks them).
+_SELECT_CONVERSIONS = (
+    "SELECT id, click_id, goal, txid, status, payout, original_payout, original_currency, cost "
+    "FROM conversion WHERE (click_id, goal, txid) IN ({keys}) ORDER BY click_id, goal, txid"
+)
+# SQLite's limit on a statement's parameters (32,766) over 14 columns.
+_SQLITE_ROWS = 1_000
 _UPDATE_CONVERSION = (
     "UPDATE conversion SET status = ?, raw_status = ?, payout = ?, original_payout = ?, "
     "original_currency = ?, cost = ?, updated_at = ? WHERE id = ?"
@@ -182,15 +196,46 @@ def _exact(amount: Decimal) -> Decimal:
     return from_micros(to_micros(amount))
 
 
+@dataclass(slots=True)
+class _Recorded:
+    """A conversion as the batch leaves it (in micro-units, as stored)."""
+
+    id: int
+    status: ConversionStatus
+    raw_status: str | None
+    amount: Amount
+    cost: int
+    changed: bool = False
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A request whose click is known and whose amount is worked out."""
+
+    index: int
+    request: ConversionRequest
+    click: MatchedClick
+    amount: Amount | None
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        return (self.click.id, self.request.goal, self.request.txid)
+
+
 class ConversionWriter:
-    """`write_batch` for the postback group commit: one result per request."""
+    """`write_batch` for the postback group commit: one result per request.
+
+    A batch costs a fixed number of statements whatever its size (insert the
+    new keys, read the others locked, update what changed, then the outbox,
+    rollups and log), since on PostgreSQL each statement is a round trip.
+    """
 
     def __init__(self, feed: ConversionFeed, rates: Rates, postgres: bool) -> None:
         self._feed = feed
         self._rates = rates
-        # Locks the row against a concurrent postback of another process; on
+        # Locks the rows against a concurrent postback of another process; on
         # SQLite the write transaction (BEGIN IMMEDIATE) already excludes it.
-        self._select_conversion = _SELECT_CONVERSION + (" FOR UPDATE" if postgres else "")
+        self._lock = " FOR UPDATE" if postgres else ""
         self._postgres = postgres
 
     async def __call__(
@@ -199,23 +244,52 @@ class ConversionWriter:
         requests = [(i, item) for i, item in enumerate(items) if isinstance(item, ConversionRequest)]
         clicks = await self._clicks(tx, [item.click_id for _, item in requests])
         results: list[PostbackResult | None] = [None] * len(items)
+        pending: list[_Pending] = []
         for index, item in enumerate(items):
             if isinstance(item, RefusedRequest):
                 results[index] = item.refusal.result()
-        # Rows are locked in one order in every transaction, so two processes'
-        # batches cannot deadlock; the sort is stable, so one key's postbacks
-        # apply in the order they came.
-        requests.sort(key=lambda pair: pair[1].lock_order(clicks))
-        outbox: list[tuple] = []
-        before: dict[int, rollups.State | None] = {}
-        for index, request in requests:
+                continue
             try:
-                click = clicks.get(request.click_id)
+                click = clicks.get(item.click_id)
                 if click is None:
                     raise Refused(PostbackOutcome.UNKNOWN_CLICK, UNKNOWN_CLICK)
-                results[index] = await self._record(tx, request, click, outbox, before)
+                pending.append(_Pending(index, item, click, self._amount(item, click)))
             except Refused as refusal:
                 results[index] = refusal.result()
+        # Rows are locked in key order in every transaction, so two processes'
+        # batches cannot deadlock; the sort is stable, so one key's postbacks
+        # apply in the order they came.
+        pending.sort(key=lambda p: p.key)
+        now = datetime.now(timezone.utc)
+        firsts = {p.key: p for p in reversed(pending)}  # each key's first request
+        created = await self._insert(tx, [firsts[key] for key in sorted(firsts)], now)
+        recorded = await self._existing(tx, [key for key in sorted(firsts) if key not in created])
+        outbox: list[tuple] = []
+        before: dict[int, rollups.State | None] = {}
+        for p in pending:
+            key = p.key
+            if key in created and key not in recorded:
+                new = p.amount or Amount(p.click.offer_payout)
+                recorded[key] = _Recorded(
+                    created[key], p.request.status, p.request.raw_status, new,
+                    to_micros(accrued_cost(p.click, new.payout)),
+                )  # fmt: skip
+                outbox.append((now, created[key], None, p.request.status.value))
+                before[created[key]] = None
+                results[p.index] = PostbackResult(
+                    PostbackOutcome.CREATED, conversion_id=created[key], status=p.request.status
+                )
+            else:
+                results[p.index] = _apply(p, recorded[key], now, outbox, before)
+        changed = [r for r in recorded.values() if r.changed]
+        await tx.executemany(
+            _UPDATE_CONVERSION,
+            [
+                (r.status.value, r.raw_status, to_micros(r.amount.payout), _micros(r.amount.original),
+                 r.amount.original_currency, r.cost, now, r.id)
+                for r in changed
+            ],
+        )  # fmt: skip
         await tx.executemany(INSERT_OUTBOX, outbox)
         await rollups.add_conversion_changes(tx, before)
         await tx.executemany(
@@ -232,6 +306,53 @@ class ConversionWriter:
             for result in results
             if result.outcome in (PostbackOutcome.CREATED, PostbackOutcome.UPDATED)
         )
+
+    async def _insert(self, tx: Transaction, firsts: list[_Pending], now: datetime) -> dict[tuple, int]:
+        """Insert each key's first request; the ids of the keys that were new."""
+        rows = []
+        for p in firsts:
+            request, click = p.request, p.click
+            new = p.amount or Amount(click.offer_payout)
+            rows.append((
+                click.id, click.campaign_id, request.goal, request.txid, request.status.value,
+                request.raw_status, to_micros(new.payout), click.currency, _micros(new.original),
+                new.original_currency, to_micros(accrued_cost(click, new.payout)),
+                json.dumps(request.params, ensure_ascii=False), now, now,
+            ))  # fmt: skip
+        if not rows:
+            return {}
+        if self._postgres:
+            inserted = await tx.fetch(_INSERT_CONVERSIONS_POSTGRES, [list(column) for column in zip(*rows)])
+        else:
+            inserted = []
+            for start in range(0, len(rows), _SQLITE_ROWS):
+                chunk = rows[start : start + _SQLITE_ROWS]
+                values = ", ".join(["(" + ", ".join("?" * len(chunk[0])) + ")"] * len(chunk))
+                sql = _INSERT_CONVERSIONS_SQLITE.format(rows=values)
+                inserted += await tx.fetch(sql, [value for row in chunk for value in row])
+        return {(click_id, goal, txid): pk for pk, click_id, goal, txid in inserted}
+
+    async def _existing(self, tx: Transaction, keys: list[tuple[int, str, str]]) -> dict[tuple, _Recorded]:
+        """The conversions of these keys, read locked."""
+        if not keys:
+            return {}
+        if self._postgres:
+            sql = _SELECT_CONVERSIONS.format(keys="SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[])")
+            rows = await tx.fetch(sql + self._lock, [list(column) for column in zip(*keys)])
+        else:
+            rows = []
+            for start in range(0, len(keys), _SQLITE_ROWS):
+                chunk = keys[start : start + _SQLITE_ROWS]
+                sql = _SELECT_CONVERSIONS.format(keys="VALUES " + ", ".join(["(?, ?, ?)"] * len(chunk)))
+                rows += await tx.fetch(sql, [value for key in chunk for value in key])
+        return {
+            (click_id, goal, txid): _Recorded(
+                pk, ConversionStatus(status), None,
+                Amount(from_micros(payout), from_micros(original) if original is not None else None, currency),
+                cost,
+            )
+            for pk, click_id, goal, txid, status, payout, original, currency, cost in rows
+        }  # fmt: skip
 
     async def _clicks(self, tx: Transaction, click_ids: list[str]) -> dict[str, MatchedClick]:
         wanted = sorted(set(click_ids))
@@ -266,61 +387,34 @@ class ConversionWriter:
             raise invalid(f"payout: {sent} {currency} is more than {click.currency} can hold")
         return Amount(_exact(converted), sent, currency)
 
-    async def _record(
-        self,
-        tx: Transaction,
-        request: ConversionRequest,
-        click: MatchedClick,
-        outbox: list[tuple],
-        before: dict[int, rollups.State | None],
-    ) -> PostbackResult:
-        """Create or change the conversion; what it changed goes to `outbox`, and
-        each conversion's state before the batch's first change to `before`."""
-        amount = self._amount(request, click)
-        now = datetime.now(timezone.utc)
-        new = amount or Amount(click.offer_payout)
-        inserted = await tx.fetch(
-            _INSERT_CONVERSION,
-            (
-                click.id, click.campaign_id, request.goal, request.txid, request.status.value,
-                request.raw_status, to_micros(new.payout), click.currency, _micros(new.original),
-                new.original_currency, to_micros(accrued_cost(click, new.payout)),
-                json.dumps(request.params, ensure_ascii=False), now, now,
-            ),
-        )  # fmt: skip
-        if inserted:
-            conversion_id = inserted[0][0]
-            outbox.append((now, conversion_id, None, request.status.value))
-            before.setdefault(conversion_id, None)
-            return PostbackResult(PostbackOutcome.CREATED, conversion_id=conversion_id, status=request.status)
 
-        row = (await tx.fetch(self._select_conversion, (click.id, request.goal, request.txid)))[0]
-        conversion_id, current = row[0], ConversionStatus(row[1])
-        recorded = Amount(from_micros(row[2]), from_micros(row[3]) if row[3] is not None else None, row[4])
-        status_changes = request.status != current
-        payout_changes = amount is not None and not amount.same_as_sent(recorded)
-        if status_changes and not may_change(current, request.status):
-            return PostbackResult(
-                PostbackOutcome.DUPLICATE,
-                f"status: the conversion is already {current}; it does not go back to "
-                f"{request.status}, so nothing changed",
-                conversion_id,
-                current,
-            )
-        if not status_changes and not payout_changes:
-            return PostbackResult(PostbackOutcome.DUPLICATE, conversion_id=conversion_id, status=current)
-        kept = amount if payout_changes else recorded
-        await tx.execute(
-            _UPDATE_CONVERSION,
-            (
-                request.status.value, request.raw_status,
-                to_micros(kept.payout), _micros(kept.original), kept.original_currency,
-                to_micros(accrued_cost(click, kept.payout)), now, conversion_id,
-            ),
-        )  # fmt: skip
-        outbox.append((now, conversion_id, current.value, request.status.value))
-        before.setdefault(conversion_id, (current.value, row[2], row[5]))
-        return PostbackResult(PostbackOutcome.UPDATED, conversion_id=conversion_id, status=request.status)
+
+def _apply(
+    p: _Pending, recorded: _Recorded, now: datetime, outbox: list[tuple], before: dict[int, rollups.State | None]
+) -> PostbackResult:
+    """A request for a conversion that exists (or that an earlier request of the
+    batch created): change it, or answer that it is a duplicate."""
+    request, current = p.request, recorded.status
+    status_changes = request.status != current
+    payout_changes = p.amount is not None and not p.amount.same_as_sent(recorded.amount)
+    if status_changes and not may_change(current, request.status):
+        return PostbackResult(
+            PostbackOutcome.DUPLICATE,
+            f"status: the conversion is already {current}; it does not go back to "
+            f"{request.status}, so nothing changed",
+            recorded.id,
+            current,
+        )
+    if not status_changes and not payout_changes:
+        return PostbackResult(PostbackOutcome.DUPLICATE, conversion_id=recorded.id, status=current)
+    before.setdefault(recorded.id, (current.value, to_micros(recorded.amount.payout), recorded.cost))
+    if payout_changes:
+        recorded.amount = p.amount
+    recorded.status, recorded.raw_status = request.status, request.raw_status
+    recorded.cost = to_micros(accrued_cost(p.click, recorded.amount.payout))
+    recorded.changed = True
+    outbox.append((now, recorded.id, current.value, request.status.value))
+    return PostbackResult(PostbackOutcome.UPDATED, conversion_id=recorded.id, status=request.status)
 
 
 def _micros(amount: Decimal | None) -> int | None:

@@ -63,3 +63,41 @@ async def test_identical_postbacks_across_server_processes(database_url, tmp_pat
         assert await counts(db) == (1, 2, 2 * COPIES)
     finally:
         await db.close()
+
+
+async def test_many_conversions_and_their_changes_sent_at_once(client, services):
+    """Batches holding several keys, each with its create, its changes and its
+    duplicates: every key ends as if its postbacks had come one at a time."""
+    campaign = await make_campaign(services)
+    clicks = [await new_click(client, campaign.id) for _ in range(20)]
+    urls = [
+        url
+        for click_id in clicks
+        for url in (
+            f"/postback?click_id={click_id}&payout=1&status=pending",
+            f"/postback?click_id={click_id}&payout=2&status=approved",
+            f"/postback?click_id={click_id}&payout=2&status=approved",
+            f"/postback?click_id={click_id}&payout=5&status=approved&txid=second",
+        )
+    ]
+    responses = await asyncio.gather(*(client.get(url) for url in urls))
+    assert {r.status_code for r in responses} == {200}
+    results = Counter(r.json()["result"] for r in responses)
+    assert results["created"] == 2 * len(clicks)
+    rows = await services.db.fetch(
+        "SELECT k.click_id, v.txid, v.status, v.payout FROM conversion v JOIN click k ON k.id = v.click_id"
+    )
+    assert sorted(rows) == sorted(
+        row for click_id in clicks for row in ((click_id, "", "approved", 2_000_000), (click_id, "second", "approved", 5_000_000))
+    )
+    by_id = {}
+    for response in responses:
+        by_id.setdefault(response.json()["conversion_id"], set()).add(response.json()["result"])
+    assert len(by_id) == 2 * len(clicks) and all("created" in outcomes for outcomes in by_id.values())
+    conversions, outbox, log = await counts(services.db)
+    assert (conversions, outbox, log) == (2 * len(clicks), results["created"] + results["updated"], len(urls))
+    rollup = await services.db.fetch(
+        "SELECT SUM(approved), SUM(revenue) FROM conversion_rollup WHERE dimension = '' AND campaign_id = ?",
+        [campaign.id],
+    )
+    assert tuple(map(int, rollup[0])) == (2 * len(clicks), 7_000_000 * len(clicks))
