@@ -44,9 +44,10 @@ class ConversionFeed:
 
     async def announce(self, tx: Transaction, conversion_ids: Iterable[int]) -> None:
         """Inside the write transaction: tell other processes, on commit."""
-        if self._db.postgres:
-            for conversion_id in conversion_ids:
-                await tx.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{self._origin}:{conversion_id}"))
+        payloads = [f"{self._origin}:{conversion_id}" for conversion_id in conversion_ids]
+        if self._db.postgres and payloads:
+            # One statement for the batch: each is a round trip.
+            await tx.execute("SELECT pg_notify(?, p) FROM unnest(?::text[]) AS p", (CHANNEL, payloads))
 
     def committed(self, conversion_ids: Iterable[int]) -> None:
         """After the commit: tell this process's subscribers."""
