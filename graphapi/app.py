@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
@@ -20,6 +19,7 @@ from graphapi.dashboard import Dashboard
 from graphapi.db import Database
 from graphapi.graphql_endpoint import GraphQLEndpoint
 from graphapi.group_commit import GroupCommit
+from graphapi.hot_paths import hot_path
 from graphapi.live import ConversionFeed
 from graphapi.plugins import Plugins
 from graphapi.postbacks import PostbackEndpoint
@@ -28,7 +28,6 @@ from graphapi.rule_engine import RuleEngine
 from graphapi.settings import Settings, load_settings
 from graphapi.webhooks import WebhookSender
 
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,30 +73,6 @@ class TrackerApp(Starlette):
                 await endpoint(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
-
-
-def hot_path(
-    endpoint: Callable, methods: tuple[str, ...], unavailable: Callable[[Callable], Awaitable[None]]
-) -> Callable:
-    """An endpoint served outside starlette's middleware: `methods` only, and
-    any unexpected error logged and answered by `unavailable` (a 503), never a
-    500 or a stack trace."""
-    allow = ", ".join(methods).encode()
-    use = " or ".join(method for method in methods if method != "HEAD")
-
-    async def app(scope, receive, send) -> None:
-        if scope["method"] not in methods:
-            await clicks.plain(send, 405, f"Method not allowed: use {use}.", [(b"allow", allow)])
-            return
-        try:
-            await endpoint(scope, receive, send)
-        except Exception:
-            log.exception("%s failed", scope["path"])
-            # Refused by the server when the response had already started.
-            with contextlib.suppress(Exception):
-                await unavailable(send)
-
-    return app
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

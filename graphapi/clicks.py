@@ -8,21 +8,19 @@ commit) before its 302 is sent.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
-from typing import Any
 from urllib.parse import unquote
 
 from graphapi import rollups, visitor
 from graphapi.db import Transaction
 from graphapi.group_commit import WriteFailed
-from graphapi.models import DeviceType, Route
+from graphapi.hot_paths import plain
+from graphapi.models import Route
 from graphapi.money import parse_amount, to_micros
 from graphapi.routing import CampaignRoute, Target, destination
 
@@ -207,23 +205,6 @@ def parse_campaign_id(text: str | None) -> int | None:
         return None
     value = int(text)
     return value if 0 < value <= MAX_CAMPAIGN_ID else None
-
-
-async def plain(send, status: int, text: str, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-    body = text.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def redirect(send, location: str, cookie: str | None = None) -> None:

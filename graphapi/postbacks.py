@@ -32,6 +32,7 @@ from graphapi.conversions import (
 )
 from graphapi.events import ConversionInfo, ReceivedConversion, campaign_info, click_info
 from graphapi.group_commit import WriteFailed
+from graphapi.hot_paths import json_answer
 from graphapi.models import Click, Conversion, ConversionStatus, PostbackOutcome
 from graphapi.money import parse_amount
 from graphapi.statuses import parse_status
@@ -276,25 +277,8 @@ def check_token(expected: str | None, named: dict[str, list[str]]) -> None:
 UNAVAILABLE = "The tracker cannot record postbacks right now; please retry."
 
 
-async def _json(send, status: int, body: dict, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(data)).encode()),
-                (b"cache-control", b"no-store"),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": data})
-
-
 async def unavailable(send) -> None:
-    await _json(send, 503, {"result": "error", "message": UNAVAILABLE}, [(b"retry-after", b"1")])
+    await json_answer(send, 503, {"result": "error", "message": UNAVAILABLE}, [(b"retry-after", b"1")])
 
 
 class PostbackEndpoint:
@@ -322,7 +306,7 @@ class PostbackEndpoint:
         except (WriteFailed, RuntimeError):
             await unavailable(send)
             return
-        await _json(send, result.http_status, result.body())
+        await json_answer(send, result.http_status, result.body())
 
     async def _request(self, scope, receive, headers, remote_addr, pairs, log) -> ConversionRequest:
         if self._allowed and not _allowed(remote_addr, self._allowed):
