@@ -241,8 +241,7 @@ class ConversionWriter:
     async def __call__(
         self, tx: Transaction, items: Sequence[ConversionRequest | RefusedRequest]
     ) -> list[PostbackResult]:
-        requests = [(i, item) for i, item in enumerate(items) if isinstance(item, ConversionRequest)]
-        clicks = await self._clicks(tx, [item.click_id for _, item in requests])
+        clicks = await self._clicks(tx, [item.click_id for item in items if isinstance(item, ConversionRequest)])
         results: list[PostbackResult | None] = [None] * len(items)
         pending: list[_Pending] = []
         for index, item in enumerate(items):
