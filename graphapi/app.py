@@ -29,7 +29,6 @@ from graphapi.settings import Settings, load_settings
 from graphapi.webhooks import WebhookSender
 
 
-
 @dataclass
 class Services:
     """What request handlers use; built by the lifespan, one set per app."""

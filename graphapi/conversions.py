@@ -152,16 +152,34 @@ _INSERT_CONVERSIONS_POSTGRES = (
     "ORDER BY 1, 3, 4 ON CONFLICT (click_id, goal, txid) DO NOTHING RETURNING id, click_id, goal, txid"
 )
 _INSERT_CONVERSIONS_SQLITE = (
-    f"INSERT INTO conversion ({_CONVERSION_COLUMNS}) VALUES {{rows}} "
+    f"INSERT INTO conversion ({_CONVERSION_COLUMNS}) VALUES {{values}} "
     "ON CONFLICT (click_id, goal, txid) DO NOTHING RETURNING id, click_id, goal, txid"
 )
-# Existing conversions of the batch, locked in key order (as every batch locks them).
+# Existing conversions of the batch, in key order; on PostgreSQL locked in that
+# order (as every batch locks them), on SQLite the write transaction excludes
+# every other writer already.
 _SELECT_CONVERSIONS = (
     "SELECT id, click_id, goal, txid, status, payout, original_payout, original_currency, cost "
     "FROM conversion WHERE (click_id, goal, txid) IN ({keys}) ORDER BY click_id, goal, txid"
 )
+_SELECT_CONVERSIONS_POSTGRES = (
+    _SELECT_CONVERSIONS.format(keys="SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[])") + " FOR UPDATE"
+)
+_SELECT_CONVERSIONS_SQLITE = _SELECT_CONVERSIONS.format(keys="VALUES {values}")
 # SQLite's limit on a statement's parameters (32,766) over 14 columns.
 _SQLITE_ROWS = 1_000
+
+
+async def _fetch_sqlite(tx: Transaction, template: str, rows: Sequence[Sequence[Any]]) -> list[tuple]:
+    """`template` with `rows` as its {values} list, in chunks SQLite accepts."""
+    found: list[tuple] = []
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        chunk = rows[start : start + _SQLITE_ROWS]
+        one = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        found += await tx.fetch(
+            template.format(values=", ".join([one] * len(chunk))), [value for row in chunk for value in row]
+        )
+    return found
 _UPDATE_CONVERSION = (
     "UPDATE conversion SET status = ?, raw_status = ?, payout = ?, original_payout = ?, "
     "original_currency = ?, cost = ?, updated_at = ? WHERE id = ?"
@@ -221,6 +239,11 @@ class _Pending:
     def key(self) -> tuple[int, str, str]:
         return (self.click.id, self.request.goal, self.request.txid)
 
+    def as_new(self) -> tuple[Amount, int]:
+        """The amount, and the cost in micro-units, a conversion it creates has."""
+        amount = self.amount or Amount(self.click.offer_payout)
+        return amount, to_micros(accrued_cost(self.click, amount.payout))
+
 
 class ConversionWriter:
     """`write_batch` for the postback group commit: one result per request.
@@ -233,9 +256,6 @@ class ConversionWriter:
     def __init__(self, feed: ConversionFeed, rates: Rates, postgres: bool) -> None:
         self._feed = feed
         self._rates = rates
-        # Locks the rows against a concurrent postback of another process; on
-        # SQLite the write transaction (BEGIN IMMEDIATE) already excludes it.
-        self._lock = " FOR UPDATE" if postgres else ""
         self._postgres = postgres
 
     async def __call__(
@@ -268,11 +288,7 @@ class ConversionWriter:
         for p in pending:
             key = p.key
             if key in created and key not in recorded:
-                new = p.amount or Amount(p.click.offer_payout)
-                recorded[key] = _Recorded(
-                    created[key], p.request.status, p.request.raw_status, new,
-                    to_micros(accrued_cost(p.click, new.payout)),
-                )  # fmt: skip
+                recorded[key] = _Recorded(created[key], p.request.status, p.request.raw_status, *p.as_new())
                 outbox.append((now, created[key], None, p.request.status.value))
                 before[created[key]] = None
                 results[p.index] = PostbackResult(
@@ -311,24 +327,18 @@ class ConversionWriter:
         rows = []
         for p in firsts:
             request, click = p.request, p.click
-            new = p.amount or Amount(click.offer_payout)
+            new, cost = p.as_new()
             rows.append((
                 click.id, click.campaign_id, request.goal, request.txid, request.status.value,
                 request.raw_status, to_micros(new.payout), click.currency, _micros(new.original),
-                new.original_currency, to_micros(accrued_cost(click, new.payout)),
-                json.dumps(request.params, ensure_ascii=False), now, now,
+                new.original_currency, cost, json.dumps(request.params, ensure_ascii=False), now, now,
             ))  # fmt: skip
         if not rows:
             return {}
         if self._postgres:
             inserted = await tx.fetch(_INSERT_CONVERSIONS_POSTGRES, [list(column) for column in zip(*rows)])
         else:
-            inserted = []
-            for start in range(0, len(rows), _SQLITE_ROWS):
-                chunk = rows[start : start + _SQLITE_ROWS]
-                values = ", ".join(["(" + ", ".join("?" * len(chunk[0])) + ")"] * len(chunk))
-                sql = _INSERT_CONVERSIONS_SQLITE.format(rows=values)
-                inserted += await tx.fetch(sql, [value for row in chunk for value in row])
+            inserted = await _fetch_sqlite(tx, _INSERT_CONVERSIONS_SQLITE, rows)
         return {(click_id, goal, txid): pk for pk, click_id, goal, txid in inserted}
 
     async def _existing(self, tx: Transaction, keys: list[tuple[int, str, str]]) -> dict[tuple, _Recorded]:
@@ -336,14 +346,9 @@ class ConversionWriter:
         if not keys:
             return {}
         if self._postgres:
-            sql = _SELECT_CONVERSIONS.format(keys="SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[])")
-            rows = await tx.fetch(sql + self._lock, [list(column) for column in zip(*keys)])
+            rows = await tx.fetch(_SELECT_CONVERSIONS_POSTGRES, [list(column) for column in zip(*keys)])
         else:
-            rows = []
-            for start in range(0, len(keys), _SQLITE_ROWS):
-                chunk = keys[start : start + _SQLITE_ROWS]
-                sql = _SELECT_CONVERSIONS.format(keys="VALUES " + ", ".join(["(?, ?, ?)"] * len(chunk)))
-                rows += await tx.fetch(sql, [value for key in chunk for value in key])
+            rows = await _fetch_sqlite(tx, _SELECT_CONVERSIONS_SQLITE, keys)
         return {
             (click_id, goal, txid): _Recorded(
                 pk, ConversionStatus(status), None,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import iptocc
 import re2
 import ua_parser
+from ua_parser.regex import Resolver as RustResolver
 from crawlerdetect.providers.crawlers import data as crawler_patterns
 from crawlerdetect.providers.exclusions import data as exclusion_patterns
 from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
@@ -96,40 +97,48 @@ class Device:
     is_bot: bool
 
 
+# ua-parser's Rust resolver (ua-parser[regex]) itself, without the cache that
+# ua_parser.parse keeps in front of it: describe() caches whole answers.
+_parser = ua_parser.Parser(RustResolver(ua_parser.load_builtins()))
+
+
 class _Parsed(UserAgent):
-    """user_agents' rules for device types, over ua-parser's compiled resolver.
+    """user_agents' rules for device types, over ua-parser's Rust resolver.
 
     user_agents' own constructor parses with ua-parser's legacy API, a list of
-    Python regexes tried one by one (about 1 ms a user agent here); `ua_parser.parse`
-    answers the same from the Rust regex engine (ua-parser[regex]) in about 60 µs.
+    Python regexes tried one by one (about 1 ms a user agent here); the Rust
+    resolver gives the same answers in about 60 µs.
     """
 
     def __init__(self, user_agent: str) -> None:
-        result = ua_parser.parse(user_agent)
-        browser, os, device = result.user_agent, result.os, result.device
+        result = _parser.parse(user_agent)
+        browser = result.user_agent or ua_parser.UserAgent()
+        os = result.os or ua_parser.OS()
+        device = result.device or ua_parser.Device()
         self.ua_string = user_agent
-        self.browser = parse_browser(browser.family, browser.major, browser.minor, browser.patch) if browser \
-            else parse_browser("Other")
-        self.os = parse_operating_system(os.family, os.major, os.minor, os.patch, os.patch_minor) if os \
-            else parse_operating_system("Other")
-        self.device = parse_device(device.family, device.brand, device.model) if device \
-            else parse_device("Other", None, None)
+        self.browser = parse_browser(browser.family, browser.major, browser.minor, browser.patch)
+        self.os = parse_operating_system(os.family, os.major, os.minor, os.patch, os.patch_minor)
+        self.device = parse_device(device.family, device.brand, device.model)
+
+
+# Constructs RE2 lacks: patterns holding one stay with Python's engine.
+_LOOK_AROUNDS = ("(?=", "(?!", "(?<=", "(?<!")
 
 
 class _Crawlers:
     """crawlerdetect's patterns, matched as crawlerdetect does, by RE2.
 
     crawlerdetect runs its 1,400 patterns as one Python regex (about 1 ms a
-    user agent); RE2 matches them in linear time (about 0.15 ms). The few that
-    RE2 cannot run (look-arounds) stay with Python's engine.
+    user agent); RE2 matches them in linear time (about 0.15 ms).
     """
 
     def __init__(self) -> None:
         options = re2.Options()
         options.case_sensitive = False
+        python = [p for p in crawler_patterns if any(look in p for look in _LOOK_AROUNDS)]
         self._exclusions = re2.compile("|".join(exclusion_patterns), options)
-        self._crawlers = re2.compile("|".join(p for p in crawler_patterns if "(?" not in p), options)
-        self._look_arounds = re.compile("|".join(p for p in crawler_patterns if "(?" in p) or "(?!)", re.I)
+        self._crawlers = re2.compile("|".join(p for p in crawler_patterns if p not in python), options)
+        self._look_arounds = re.compile("|".join(python) or "(?!)", re.I)
 
     def __call__(self, user_agent: str) -> bool:
         agent = self._exclusions.sub("", user_agent.strip())
@@ -137,7 +146,6 @@ class _Crawlers:
 
 
 _is_crawler = _Crawlers()
-ua_parser.parse("")  # ua-parser compiles its rules on first use: at import, not on a click
 
 
 @functools.lru_cache(maxsize=20_000)
