@@ -58,6 +58,9 @@ BATCH = 20
 # An event whose processing kept dying with its process is given up after this.
 MAX_ATTEMPTS = 5
 HOOK = "conversion_recorded"
+# A hook to call, with the rule it runs for; a rule whose plugin is not loaded
+# comes with the plugin's name instead.
+Call = tuple[pluggy.HookImpl | str, Rule | None]
 
 # A conversion's changes run in order: a row is claimable only when no earlier
 # row of the same conversion is still waiting (in this process or another).
@@ -69,15 +72,15 @@ CLAIM = (
     "ORDER BY o.id LIMIT ?{lock}) RETURNING id, conversion_id, previous_status, attempts, status"
 )
 
-# A conversion's campaign, and whether the campaign has enabled rules.
-_CAMPAIGN_OF = (
-    "SELECT v.campaign_id, EXISTS (SELECT 1 FROM rule r WHERE r.campaign_id = v.campaign_id AND r.enabled) "
-    "FROM conversion v WHERE v.id = ?"
+# Each conversion's campaign, and whether the campaign has enabled rules.
+_CAMPAIGNS_OF = (
+    "SELECT v.id, v.campaign_id, EXISTS (SELECT 1 FROM rule r WHERE r.campaign_id = v.campaign_id AND r.enabled) "
+    "FROM conversion v WHERE v.id IN ({ids})"
 )
-# A row with nothing to run is marked processed on its own, if still ours.
+# Rows with nothing to run are marked processed on their own, if still ours.
 _PROCESSED = (
     "UPDATE outbox SET processed_at = ?, lease_until = NULL "
-    "WHERE id = ? AND processed_at IS NULL AND attempts = ? RETURNING id"
+    "WHERE processed_at IS NULL AND attempts = ? AND id IN ({ids})"
 )
 
 
@@ -145,15 +148,32 @@ class RuleEngine:
         while claims := await self._claim():
             self._in_flight.update(c.outbox_id for c in claims)
             try:
-                outcomes = await asyncio.gather(*(self.process(c) for c in claims), return_exceptions=True)
+                await self.process(claims)
             finally:
                 self._in_flight.difference_update(c.outbox_id for c in claims)
-            for claim, outcome in zip(claims, outcomes, strict=True):
-                if isinstance(outcome, Exception):
-                    # Left claimed: it runs again when the lease ends.
-                    log.error("outbox %s failed", claim.outbox_id, exc_info=outcome)
             done += len(claims)
         return done
+
+    async def process(self, claims: list[Claim]) -> None:
+        """Run the hooks for claimed rows. The campaigns come first: rows no plugin
+        listens to (or whose conversion is gone) are only marked processed, all in
+        one statement and without loading their conversions through the ORM, which
+        costs more than the postbacks that wrote them."""
+        ids = [c.conversion_id for c in claims]
+        sql = _CAMPAIGNS_OF.format(ids=", ".join("?" * len(ids)))
+        campaigns = {row[0]: row[1:] for row in await self._services.db.fetch(sql, ids)}
+        idle, busy = [], []
+        for claim in claims:
+            found = campaigns.get(claim.conversion_id)
+            calls = await self._calls(*found) if found else []
+            (busy if calls else idle).append((claim, calls))
+        if idle:
+            await self._unstoppable(self._mark_processed([claim for claim, _ in idle]))
+        outcomes = await asyncio.gather(*(self._process(c, calls) for c, calls in busy), return_exceptions=True)
+        for (claim, _), outcome in zip(busy, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                # Left claimed: it runs again when the lease ends.
+                log.error("outbox %s failed", claim.outbox_id, exc_info=outcome)
 
     async def _unstoppable(self, write: Awaitable[T]) -> T:
         """A transaction run to its end even when the engine is stopped meanwhile:
@@ -175,15 +195,17 @@ class RuleEngine:
             rows = await tx.fetch(sql, (until, now, BATCH))
         return sorted(Claim(*row) for row in rows) if rows else []
 
-    async def process(self, claim: Claim) -> None:
-        # The campaign first: when no plugin listens to it (or the conversion is
-        # gone) the row is only marked processed, without loading the conversion
-        # through the ORM, which costs more than the postback that wrote it.
-        found = await self._services.db.fetch(_CAMPAIGN_OF, [claim.conversion_id])
-        calls = await self._calls(*found[0]) if found else []
-        if not calls:
-            await self._services.db.fetch(_PROCESSED, [datetime.now(timezone.utc), claim.outbox_id, claim.attempts])
-            return
+    async def _mark_processed(self, claims: list[Claim]) -> None:
+        now = datetime.now(timezone.utc)
+        # Grouped by the attempts each claim holds (almost always one group).
+        by_attempts: dict[int, list[int]] = {}
+        for claim in claims:
+            by_attempts.setdefault(claim.attempts, []).append(claim.outbox_id)
+        async with self._services.db.write() as tx:
+            for attempts, ids in by_attempts.items():
+                await tx.execute(_PROCESSED.format(ids=", ".join("?" * len(ids))), [now, attempts, *ids])
+
+    async def _process(self, claim: Claim, calls: list[Call]) -> None:
         conversion = await Conversion.get_or_none(id=claim.conversion_id).select_related("click", "campaign")
         if conversion is None:
             await self._commit(claim, None, [])
@@ -205,13 +227,13 @@ class RuleEngine:
         if changed:
             await self._services.campaigns.changed(conversion.campaign_id)
 
-    async def _calls(self, campaign_id: int, has_rules: bool) -> list[tuple[pluggy.HookImpl | str, Rule | None]]:
+    async def _calls(self, campaign_id: int, has_rules: bool) -> list[Call]:
         """Each plugin once; each rule plugin once per enabled rule of the
         campaign. A rule whose plugin is not loaded is a str (its name)."""
         plugins = self._services.plugins
         rule_plugins = plugins.rule_plugins()
         rules = await Rule.filter(campaign_id=campaign_id, enabled=True).order_by("id") if has_rules else []
-        calls: list[tuple[pluggy.HookImpl | str, Rule | None]] = []
+        calls: list[Call] = []
         impls = {impl.plugin_name: impl for impl in plugins.implementations(HOOK)}
         for name, impl in impls.items():
             if name not in rule_plugins:

@@ -205,7 +205,7 @@ async def test_a_claimer_that_lost_its_lease_commits_nothing(start_app):
     [claim] = await services.rules._claim()
     # Its lease ran out and another engine claimed the row again meanwhile.
     await Outbox.filter(id=claim.outbox_id).update(attempts=claim.attempts + 1)
-    await services.rules.process(claim)
+    await services.rules.process([claim])
     assert (await Campaign.get(id=campaign.id)).status == "active"
     assert await RuleEvent.all().count() == 0
     assert (await Outbox.get(id=claim.outbox_id)).processed_at is None
