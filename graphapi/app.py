@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.campaigns.start()
         services.feed = ConversionFeed(services.db)
         await services.feed.start()
-        services.clicks = GroupCommit(services.db, write_clicks, "clicks")
+        services.clicks = GroupCommit(services.db, write_clicks, "clicks", one_statement=True)
         services.clicks.start()
         services.click_throughs = GroupCommit(services.db, write_click_throughs, "click-throughs")
         services.click_throughs.start()

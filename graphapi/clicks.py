@@ -122,6 +122,7 @@ def _dimension_values(row: tuple) -> dict[str, str]:
 
 
 async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:
+    """The click group commit's `write_batch`; on PostgreSQL one statement."""
     if not tx.postgres:
         # SQLite writers take turns: the batch is what comes after the last id.
         last_id = await rollups.last_click_id(tx)

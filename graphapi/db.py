@@ -114,6 +114,21 @@ class Transaction:
         return [tuple(r) for r in await self._connection.execute_fetchall(sql, params)]
 
 
+class _OneStatement:
+    """An asyncpg connection that sends one statement: outside a transaction, a
+    second one would commit apart from the first."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._sent = False
+
+    def __getattr__(self, name: str) -> Any:
+        if self._sent:
+            raise RuntimeError("a one-statement write sent a second statement")
+        self._sent = True
+        return getattr(self._connection, name)
+
+
 class _Synchronous:
     """A sqlite3 connection behind the awaitable calls Transaction makes."""
 
@@ -259,13 +274,21 @@ class Database:
         return self.context.db()
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Transaction]:
-        """One write transaction through the driver."""
+    async def write(self, one_statement: bool = False) -> AsyncIterator[Transaction]:
+        """One write transaction through the driver.
+
+        `one_statement`: on PostgreSQL the body sends a single statement, which
+        then runs as its own transaction, without the BEGIN and COMMIT round
+        trips (a second statement raises). SQLite's writer always begins one:
+        it costs no round trip there."""
         if self._writer is not None:
             async with self._writer.transaction() as tx:
                 yield tx
             return
         async with self.client.acquire_connection() as connection:
+            if one_statement:
+                yield Transaction(_OneStatement(connection), True)
+                return
             async with connection.transaction():
                 yield Transaction(connection, True)
 

@@ -34,6 +34,7 @@ class GroupCommit(Generic[Item]):
         write_batch: WriteBatch,
         name: str,
         after_commit: Callable[[Sequence[Any]], None] | None = None,
+        one_statement: bool = False,
     ) -> None:
         self._db = database
         self._write_batch = write_batch
@@ -41,6 +42,8 @@ class GroupCommit(Generic[Item]):
         # Called with a committed batch's results, whether or not their
         # requests are still waiting (a client may have gone away).
         self._after_commit = after_commit
+        # `write_batch` sends a single statement (see Database.write).
+        self._one_statement = one_statement
         self._queue: list[tuple[Item, asyncio.Future]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -98,7 +101,7 @@ class GroupCommit(Generic[Item]):
         attempt = 1
         while True:
             try:
-                async with self._db.write() as tx:
+                async with self._db.write(self._one_statement) as tx:
                     return await self._write_batch(tx, items)
             except Exception as error:
                 if attempt == TRIES or not is_transient(error):

@@ -191,7 +191,7 @@ class RuleEngine:
         now = datetime.now(timezone.utc)
         until = now + timedelta(seconds=self._settings.rules_lease_seconds)
         sql = CLAIM.format(lock=" FOR UPDATE SKIP LOCKED" if db.postgres else "")
-        async with db.write() as tx:
+        async with db.write(one_statement=True) as tx:
             rows = await tx.fetch(sql, (until, now, BATCH))
         return sorted(Claim(*row) for row in rows) if rows else []
 

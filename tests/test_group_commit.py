@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import nullcontext
 
 import asyncpg
+import pytest
 
 from graphapi.group_commit import TRIES, GroupCommit, WriteFailed
 from tests.conftest import make_campaign
@@ -55,3 +57,24 @@ async def test_a_batch_refused_for_good_fails_only_the_rows_that_cannot_be_writt
     # The batch failed, then each row alone: the first (refused again) fails, the rest are written.
     assert isinstance(results[0], WriteFailed) and results[1:] == ["n1", "n2"]
     assert await _stored(services) == ["n1", "n2"]
+
+
+
+async def test_a_one_statement_write_commits_and_refuses_a_second_statement(services):
+    template = (await make_campaign(services)).id
+    writer = GroupCommit(services.db, lambda tx, names: _copy(tx, names, template), "test", one_statement=True)
+    writer.start()
+    assert await writer.submit("n1") == "n1"
+    await writer.stop()
+    assert await _stored(services) == ["n1"]
+    # On PostgreSQL it runs outside a transaction: a second statement would commit alone.
+    refused = pytest.raises(RuntimeError, match="second statement") if services.db.postgres else nullcontext()
+    with refused:
+        async with services.db.write(one_statement=True) as tx:
+            await tx.execute(_COPY, ("n2", template))
+            await tx.execute(_COPY, ("n3", template))
+
+
+async def _copy(tx, names, template):
+    await tx.execute(_COPY, (names[0], template))
+    return names
