@@ -25,7 +25,7 @@ from typing import Any
 from graphapi import rollups
 from graphapi.currency import Rates
 from graphapi.db import Transaction
-from graphapi.live import ConversionFeed
+from graphapi.live import NOTIFY, ConversionFeed
 from graphapi.models import ConversionStatus, CostModel, PostbackOutcome
 from graphapi.money import MAX_AMOUNT, from_micros, to_micros
 from graphapi.statuses import may_change
@@ -118,6 +118,7 @@ class MatchedClick:
     cost_model: CostModel
     cost_value: Decimal
     offer_payout: Decimal
+    dimensions: tuple[str, ...]  # its value of each rollup dimension (rollups.VALUES)
 
 
 def accrued_cost(click: MatchedClick, payout: Decimal) -> Decimal:
@@ -130,9 +131,9 @@ def accrued_cost(click: MatchedClick, payout: Decimal) -> Decimal:
 
 
 _SELECT_CLICKS = (
-    "SELECT c.click_id, c.id, c.campaign_id, cp.currency, cp.cost_model, cp.cost_value, o.payout "
-    "FROM click c JOIN campaign cp ON cp.id = c.campaign_id LEFT JOIN offer o ON o.id = c.offer_id "
-    "WHERE c.click_id "
+    "SELECT k.click_id, k.id, k.campaign_id, cp.currency, cp.cost_model, cp.cost_value, o.payout, "
+    f"{rollups.CLICK_VALUES} FROM click k JOIN campaign cp ON cp.id = k.campaign_id "
+    "LEFT JOIN offer o ON o.id = k.offer_id WHERE k.click_id "
 )
 _CONVERSION_COLUMNS = (
     "click_id, campaign_id, goal, txid, status, raw_status, payout, currency, original_payout, "
@@ -159,7 +160,7 @@ _INSERT_CONVERSIONS_SQLITE = (
 # order (as every batch locks them), on SQLite the write transaction excludes
 # every other writer already.
 _SELECT_CONVERSIONS = (
-    "SELECT id, click_id, goal, txid, status, payout, original_payout, original_currency, cost "
+    "SELECT id, click_id, goal, txid, status, payout, original_payout, original_currency, cost, created_at "
     "FROM conversion WHERE (click_id, goal, txid) IN ({keys}) ORDER BY click_id, goal, txid"
 )
 _SELECT_CONVERSIONS_POSTGRES = (
@@ -180,6 +181,8 @@ async def _fetch_sqlite(tx: Transaction, template: str, rows: Sequence[Sequence[
             template.format(values=", ".join([one] * len(chunk))), [value for row in chunk for value in row]
         )
     return found
+
+
 _UPDATE_CONVERSION = (
     "UPDATE conversion SET status = ?, raw_status = ?, payout = ?, original_payout = ?, "
     "original_currency = ?, cost = ?, updated_at = ? WHERE id = ?"
@@ -188,9 +191,24 @@ INSERT_OUTBOX = (
     "INSERT INTO outbox (created_at, conversion_id, previous_status, status, processed_at, attempts) "
     "VALUES (?, ?, ?, ?, NULL, 0)"
 )
-_INSERT_LOG = (
-    "INSERT INTO postback (received_at, outcome, message, click_id, params, remote_addr, conversion_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+_LOG_COLUMNS = "received_at, outcome, message, click_id, params, remote_addr, conversion_id"
+_INSERT_LOG = f"INSERT INTO postback ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+# PostgreSQL: everything a batch writes after reading, in one statement (one
+# round trip rather than five), from the same rows as arrays: the changed
+# conversions, the outbox, the rollups, the log and the announcements.
+_WRITE_BACK_POSTGRES = (
+    "WITH changed AS (UPDATE conversion c SET status = t.status, raw_status = t.raw_status, payout = t.payout, "
+    "original_payout = t.original_payout, original_currency = t.original_currency, cost = t.cost, "
+    "updated_at = t.updated_at FROM unnest(?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], "
+    "?::bigint[], ?::timestamptz[], ?::bigint[]) AS t(status, raw_status, payout, original_payout, "
+    "original_currency, cost, updated_at, id) WHERE c.id = t.id), "
+    "outbox AS (INSERT INTO outbox (created_at, conversion_id, previous_status, status, processed_at, attempts) "
+    "SELECT t.*, NULL, 0 FROM unnest(?::timestamptz[], ?::bigint[], ?::text[], ?::text[]) AS t), "
+    f"rollup AS ({rollups.ADD_CONVERSION_ROWS_POSTGRES}), "
+    f"log AS (INSERT INTO postback ({_LOG_COLUMNS}) SELECT t.received_at, t.outcome, t.message, t.click_id, "
+    "t.params::jsonb, t.remote_addr, t.conversion_id FROM unnest(?::timestamptz[], ?::text[], ?::text[], "
+    "?::text[], ?::text[], ?::text[], ?::bigint[]) AS t(" + _LOG_COLUMNS + ")) "
+    + NOTIFY
 )
 
 
@@ -223,7 +241,11 @@ class _Recorded:
     raw_status: str | None
     amount: Amount
     cost: int
+    created_at: datetime
     changed: bool = False
+
+    def state(self) -> rollups.State:
+        return (self.status.value, to_micros(self.amount.payout), self.cost)
 
 
 @dataclass(slots=True)
@@ -248,9 +270,10 @@ class _Pending:
 class ConversionWriter:
     """`write_batch` for the postback group commit: one result per request.
 
-    A batch costs a fixed number of statements whatever its size (insert the
-    new keys, read the others locked, update what changed, then the outbox,
-    rollups and log), since on PostgreSQL each statement is a round trip.
+    A batch costs a fixed number of statements whatever its size (read the
+    clicks, insert the new keys, read the others locked, then write back what
+    changed, the outbox, rollups and log: one statement on PostgreSQL), since
+    on PostgreSQL each statement is a round trip.
     """
 
     def __init__(self, feed: ConversionFeed, rates: Rates, postgres: bool) -> None:
@@ -284,35 +307,42 @@ class ConversionWriter:
         created = await self._insert(tx, [firsts[key] for key in sorted(firsts)], now)
         recorded = await self._existing(tx, [key for key in sorted(firsts) if key not in created])
         outbox: list[tuple] = []
-        before: dict[int, rollups.State | None] = {}
+        before: dict[tuple, rollups.State | None] = {}
         for p in pending:
             key = p.key
             if key in created and key not in recorded:
-                recorded[key] = _Recorded(created[key], p.request.status, p.request.raw_status, *p.as_new())
+                recorded[key] = _Recorded(created[key], p.request.status, p.request.raw_status, *p.as_new(), now)
                 outbox.append((now, created[key], None, p.request.status.value))
-                before[created[key]] = None
+                before[key] = None
                 results[p.index] = PostbackResult(
                     PostbackOutcome.CREATED, conversion_id=created[key], status=p.request.status
                 )
             else:
                 results[p.index] = _apply(p, recorded[key], now, outbox, before)
-        changed = [r for r in recorded.values() if r.changed]
-        await tx.executemany(
-            _UPDATE_CONVERSION,
-            [
-                (r.status.value, r.raw_status, to_micros(r.amount.payout), _micros(r.amount.original),
-                 r.amount.original_currency, r.cost, now, r.id)
-                for r in changed
-            ],
-        )  # fmt: skip
-        await tx.executemany(INSERT_OUTBOX, outbox)
-        await rollups.add_conversion_changes(tx, before)
-        await tx.executemany(
-            _INSERT_LOG,
-            [_log_row(item.log, result) for item, result in zip(items, results)],
-        )
-        await self._feed.announce(tx, [row[1] for row in outbox])
+        changes = [
+            (r.status.value, r.raw_status, to_micros(r.amount.payout), _micros(r.amount.original),
+             r.amount.original_currency, r.cost, now, r.id)
+            for r in recorded.values() if r.changed
+        ]  # fmt: skip
+        log = [_log_row(item.log, result) for item, result in zip(items, results)]
+        await self._write_back(tx, changes, outbox, _rollup_sums(pending, recorded, before), log)
         return results  # type: ignore[return-value]
+
+    async def _write_back(
+        self, tx: Transaction, changes: list[tuple], outbox: list[tuple], sums: rollups.Sums, log: list[tuple]
+    ) -> None:
+        """The changed conversions, the outbox, the rollups, the log and the announcements."""
+        announced = [row[1] for row in outbox]
+        if self._postgres:
+            tables = ((changes, 8), (outbox, 4), (rollups.conversion_rows(sums), 10), (log, 7))
+            arrays = [list(column) for rows, width in tables for column in _columns(rows, width)]
+            await tx.execute(_WRITE_BACK_POSTGRES, [*arrays, *self._feed.notify_params(announced)])
+            return
+        await tx.executemany(_UPDATE_CONVERSION, changes)
+        await tx.executemany(INSERT_OUTBOX, outbox)
+        await rollups.add_conversion_sums(tx, sums)
+        await tx.executemany(_INSERT_LOG, log)
+        await self._feed.announce(tx, announced)
 
     def committed(self, results: Sequence[PostbackResult]) -> None:
         """After a batch's commit: this process's subscribers hear of its conversions."""
@@ -353,9 +383,9 @@ class ConversionWriter:
             (click_id, goal, txid): _Recorded(
                 pk, ConversionStatus(status), None,
                 Amount(from_micros(payout), from_micros(original) if original is not None else None, currency),
-                cost,
+                cost, rollups.as_datetime(created_at),
             )
-            for pk, click_id, goal, txid, status, payout, original, currency, cost in rows
+            for pk, click_id, goal, txid, status, payout, original, currency, cost, created_at in rows
         }  # fmt: skip
 
     async def _clicks(self, tx: Transaction, click_ids: list[str]) -> dict[str, MatchedClick]:
@@ -368,7 +398,7 @@ class ConversionWriter:
             rows = await tx.fetch(_SELECT_CLICKS + f"IN ({', '.join('?' * len(wanted))})", wanted)
         return {
             row[0]: MatchedClick(
-                row[1], row[2], row[3], CostModel(row[4]), from_micros(row[5]), from_micros(row[6])
+                row[1], row[2], row[3], CostModel(row[4]), from_micros(row[5]), from_micros(row[6]), tuple(row[7:])
             )
             for row in rows
         }
@@ -394,7 +424,7 @@ class ConversionWriter:
 
 
 def _apply(
-    p: _Pending, recorded: _Recorded, now: datetime, outbox: list[tuple], before: dict[int, rollups.State | None]
+    p: _Pending, recorded: _Recorded, now: datetime, outbox: list[tuple], before: dict[tuple, rollups.State | None]
 ) -> PostbackResult:
     """A request for a conversion that exists (or that an earlier request of the
     batch created): change it, or answer that it is a duplicate."""
@@ -411,7 +441,7 @@ def _apply(
         )
     if not status_changes and not payout_changes:
         return PostbackResult(PostbackOutcome.DUPLICATE, conversion_id=recorded.id, status=current)
-    before.setdefault(recorded.id, (current.value, to_micros(recorded.amount.payout), recorded.cost))
+    before.setdefault(p.key, recorded.state())
     if payout_changes:
         recorded.amount = p.amount
     recorded.status, recorded.raw_status = request.status, request.raw_status
@@ -419,6 +449,26 @@ def _apply(
     recorded.changed = True
     outbox.append((now, recorded.id, current.value, request.status.value))
     return PostbackResult(PostbackOutcome.UPDATED, conversion_id=recorded.id, status=request.status)
+
+
+def _rollup_sums(
+    pending: list[_Pending], recorded: dict[tuple, _Recorded], before: dict[tuple, rollups.State | None]
+) -> rollups.Sums:
+    """What the batch changed in the conversion rollups: each created or changed
+    conversion (by key) from its state `before` to its recorded one."""
+    clicks = {p.click.id: p.click for p in pending}
+    sums: rollups.Sums = {}
+    for key, state in before.items():
+        click, conversion = clicks[key[0]], recorded[key]
+        rollups.count_conversion(
+            sums, click.campaign_id, conversion.created_at, click.dimensions, key[1], state, conversion.state()
+        )
+    return sums
+
+
+def _columns(rows: Sequence[tuple], width: int) -> list[tuple]:
+    """`rows` as `width` columns (as many empty ones when there are no rows)."""
+    return list(zip(*rows)) if rows else [()] * width
 
 
 def _micros(amount: Decimal | None) -> int | None:

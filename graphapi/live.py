@@ -13,10 +13,13 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from graphapi.db import Database, Transaction
 
 CHANNEL = "graphapi_conversion"
+# PostgreSQL: announce a batch's conversions in one statement (each is a round trip).
+NOTIFY = "SELECT pg_notify(?, p) FROM unnest(?::text[]) AS p"
 # A subscriber that falls this far behind loses the oldest announcements
 # rather than growing without bound.
 QUEUE_SIZE = 10_000
@@ -44,10 +47,13 @@ class ConversionFeed:
 
     async def announce(self, tx: Transaction, conversion_ids: Iterable[int]) -> None:
         """Inside the write transaction: tell other processes, on commit."""
-        payloads = [f"{self._origin}:{conversion_id}" for conversion_id in conversion_ids]
-        if self._db.postgres and payloads:
-            # One statement for the batch: each is a round trip.
-            await tx.execute("SELECT pg_notify(?, p) FROM unnest(?::text[]) AS p", (CHANNEL, payloads))
+        params = self.notify_params(conversion_ids)
+        if self._db.postgres and params[1]:
+            await tx.execute(NOTIFY, params)
+
+    def notify_params(self, conversion_ids: Iterable[int]) -> list[Any]:
+        """NOTIFY's parameters for these conversions."""
+        return [CHANNEL, [f"{self._origin}:{conversion_id}" for conversion_id in conversion_ids]]
 
     def committed(self, conversion_ids: Iterable[int]) -> None:
         """After the commit: tell this process's subscribers."""

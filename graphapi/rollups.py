@@ -156,7 +156,8 @@ async def add_new_clicks(tx: Transaction, clicks: Iterable[tuple]) -> None:
     await _upsert_clicks(tx, sums)
 
 
-_CLICK_VALUES = ", ".join(VALUES.values())
+# SQL for a click's (k) value of each dimension, in VALUES order.
+CLICK_VALUES = ", ".join(VALUES.values())
 
 
 async def add_click_throughs(tx: Transaction, click_ids: list[int]) -> None:
@@ -165,7 +166,7 @@ async def add_click_throughs(tx: Transaction, click_ids: list[int]) -> None:
     if not click_ids:
         return
     rows = await tx.fetch(
-        f"SELECT k.campaign_id, k.created_at, k.is_bot, k.is_unique, k.cost, {_CLICK_VALUES} FROM click k "
+        f"SELECT k.campaign_id, k.created_at, k.is_bot, k.is_unique, k.cost, {CLICK_VALUES} FROM click k "
         f"WHERE k.route <> 'fallback' AND k.id IN ({', '.join('?' * len(click_ids))})",
         click_ids,
     )
@@ -232,7 +233,7 @@ def _hour_start(moment: datetime) -> datetime:
 
 # A conversion as it is now, with its click's value of each dimension.
 _CONVERSION_NOW = (
-    f"SELECT v.id, v.campaign_id, v.created_at, v.status, v.payout, v.cost, v.goal, {_CLICK_VALUES} "
+    f"SELECT v.id, v.campaign_id, v.created_at, v.status, v.payout, v.cost, v.goal, {CLICK_VALUES} "
     "FROM conversion v JOIN click k ON k.id = v.click_id WHERE v.id IN "
 )
 # A conversion's state as far as the rollups count it: (status, payout, cost).
@@ -249,6 +250,39 @@ def _conversion_figures(state: State | None) -> tuple[int, ...]:
             payout if approved else 0, payout if pending else 0, cost if approved else 0)  # fmt: skip
 
 
+def count_conversion(
+    sums: Sums, campaign_id: int, created_at: datetime, values: Sequence[str], goal: str,
+    before: State | None, now: State,
+) -> None:
+    """Add to `sums` the change in one conversion's figures, from `before` (None:
+    it is new) to `now`, under its hour and its click's `values` (in VALUES order)."""
+    delta = [a - b for a, b in zip(_conversion_figures(now), _conversion_figures(before), strict=True)]
+    if not any(delta):
+        return
+    hour = _hour_start(created_at)
+    for dimension, value in (*zip(VALUES, values, strict=True), ("goal", goal)):
+        _add(sums, (campaign_id, hour, dimension, value), delta)
+
+
+def conversion_rows(sums: Sums) -> list[tuple]:
+    """Rows to add to conversion_rollup, in key order, as for clicks (_upsert_clicks)."""
+    return [(*key, *sums[key]) for key in sorted(sums)]
+
+
+async def add_conversion_sums(tx: Transaction, sums: Sums) -> None:
+    await tx.executemany(_UPSERT_CONVERSIONS, conversion_rows(sums))
+
+
+# PostgreSQL: conversion_rows as arrays, for a statement that does more.
+ADD_CONVERSION_ROWS_POSTGRES = (
+    _into("conversion_rollup", CONVERSION_FIGURES)
+    + "SELECT * FROM unnest(?::int[], ?::timestamptz[], ?::text[], ?::text[], "
+    + ", ".join(["?::bigint[]"] * len(CONVERSION_FIGURES))
+    + ") "
+    + _adding("conversion_rollup", CONVERSION_FIGURES)
+)
+
+
 async def add_conversion_changes(tx: Transaction, before: dict[int, State | None]) -> None:
     """Count conversions this transaction created or changed: `before` holds
     each one's state before it (None: created). The rows must be locked (or
@@ -258,13 +292,6 @@ async def add_conversion_changes(tx: Transaction, before: dict[int, State | None
     ids = sorted(before)
     rows = await tx.fetch(_CONVERSION_NOW + f"({', '.join('?' * len(ids))})", ids)
     sums: Sums = {}
-    for pk, campaign_id, created_at, status, payout, cost, goal, *dimension_values in rows:
-        now, then = _conversion_figures((status, payout, cost)), _conversion_figures(before[pk])
-        delta = [a - b for a, b in zip(now, then, strict=True)]
-        if not any(delta):
-            continue
-        hour = _hour_start(as_datetime(created_at))
-        for dimension, value in (*zip(VALUES, dimension_values, strict=True), ("goal", goal)):
-            _add(sums, (campaign_id, hour, dimension, value), delta)
-    # In key order, as for clicks (_upsert_clicks).
-    await tx.executemany(_UPSERT_CONVERSIONS, [(*key, *sums[key]) for key in sorted(sums)])
+    for pk, campaign_id, created_at, status, payout, cost, goal, *values in rows:
+        count_conversion(sums, campaign_id, as_datetime(created_at), values, goal, before[pk], (status, payout, cost))
+    await add_conversion_sums(tx, sums)
