@@ -158,13 +158,15 @@ _INSERT_CONVERSIONS_SQLITE = (
 )
 # Existing conversions of the batch, in key order; on PostgreSQL locked in that
 # order (as every batch locks them), on SQLite the write transaction excludes
-# every other writer already.
+# every other writer already. A join, so that SQLite looks each key up in the
+# index (with `(...) IN (VALUES ...)` it scans the whole table).
 _SELECT_CONVERSIONS = (
-    "SELECT id, click_id, goal, txid, status, payout, original_payout, original_currency, cost, created_at "
-    "FROM conversion WHERE (click_id, goal, txid) IN ({keys}) ORDER BY click_id, goal, txid"
+    "WITH t(click_id, goal, txid) AS ({keys}) SELECT v.id, v.click_id, v.goal, v.txid, v.status, v.payout, "
+    "v.original_payout, v.original_currency, v.cost, v.created_at FROM t JOIN conversion v "
+    "ON v.click_id = t.click_id AND v.goal = t.goal AND v.txid = t.txid ORDER BY v.click_id, v.goal, v.txid"
 )
 _SELECT_CONVERSIONS_POSTGRES = (
-    _SELECT_CONVERSIONS.format(keys="SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[])") + " FOR UPDATE"
+    _SELECT_CONVERSIONS.format(keys="SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[])") + " FOR UPDATE OF v"
 )
 _SELECT_CONVERSIONS_SQLITE = _SELECT_CONVERSIONS.format(keys="VALUES {values}")
 # SQLite's limit on a statement's parameters (32,766) over 14 columns.

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from decimal import Decimal
 
 import pytest
 
+from graphapi.conversions import _SELECT_CONVERSIONS_SQLITE
+from graphapi.db import migrate
 from graphapi.models import Conversion, ConversionStatus, CostModel, Offer, Outbox
 from graphapi.settings import SettingsError, load_settings
 from graphapi.stats import campaign_stats
@@ -301,3 +304,15 @@ async def test_postback_takes_get_and_post_only(client):
     response = await client.put("/postback?click_id=x")
     assert (response.status_code, response.headers["allow"]) == (405, "GET, HEAD, POST")
     assert "GET or POST" in response.text
+
+
+async def test_a_batch_looks_its_existing_conversions_up_by_key_on_sqlite(tmp_path):
+    # With `(click_id, goal, txid) IN (VALUES ...)` SQLite scanned the whole
+    # conversion table for every batch of postbacks.
+    path = tmp_path / "plan.sqlite3"
+    await migrate(f"sqlite://{path}")
+    sql = _SELECT_CONVERSIONS_SQLITE.format(values="(?, ?, ?), (?, ?, ?)")
+    with sqlite3.connect(path) as connection:
+        plan = [row[-1] for row in connection.execute("EXPLAIN QUERY PLAN " + sql, (1, "", "", 2, "", ""))]
+    assert any(step.startswith("SEARCH v USING INDEX") for step in plan), plan
+    assert not any(step.startswith("SCAN v") for step in plan), plan
