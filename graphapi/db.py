@@ -170,7 +170,7 @@ class SqliteWriter:
     BACKSTOP_PAGES = 16_000
 
     def __init__(self, path: str, pragmas: dict[str, Any], busy_timeout: float) -> None:
-        self._connection = sqlite3.connect(path, isolation_level=None)
+        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for pragma, value in pragmas.items():
             self._connection.execute(f"PRAGMA {pragma}={value}")
         self._connection.execute("PRAGMA busy_timeout=0")
@@ -180,6 +180,7 @@ class SqliteWriter:
         self._checkpointer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._checkpointer.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
+        self._committer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
         self._written = False
         self._task = asyncio.create_task(self._checkpoints(), name="sqlite-checkpoints")
 
@@ -207,12 +208,23 @@ class SqliteWriter:
             await self._begin()
             try:
                 yield Transaction(_Synchronous(self._connection), False)
-                self._connection.execute("COMMIT")
+                await self._commit()
                 self._written = True
             finally:
                 # After an error; SQLite may have rolled back on its own already.
                 if self._connection.in_transaction:
                     self._connection.execute("ROLLBACK")
+
+    async def _commit(self) -> None:
+        """COMMIT in a thread: its fsync would stop the loop. It runs to its end
+        (holding the lock) even when the caller is cancelled meanwhile."""
+        committing = asyncio.get_running_loop().run_in_executor(self._committer, self._connection.execute, "COMMIT")
+        try:
+            await asyncio.shield(committing)
+        except asyncio.CancelledError:
+            with contextlib.suppress(sqlite3.Error):
+                await committing
+            raise
 
     async def _begin(self) -> None:
         deadline = time.monotonic() + self._busy_timeout
@@ -233,6 +245,7 @@ class SqliteWriter:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._thread.shutdown()  # a checkpoint under way ends before its connection closes
+        self._committer.shutdown()
         self._checkpointer.close()
         self._connection.close()
 

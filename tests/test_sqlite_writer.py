@@ -113,3 +113,19 @@ async def test_checkpoints_keep_the_wal_small_under_steady_writes(database):
     written = n * 40 * 3000
     assert written > 20e6, f"only {written / 1e6:.0f} MB written: the test proves nothing"
     assert largest < written / 3, f"the WAL reached {largest / 1e6:.1f} MB of {written / 1e6:.0f} MB written"
+
+
+async def test_a_write_cancelled_while_it_commits_is_committed_and_the_writer_goes_on(database):
+    async def write(*names):
+        async with database.write() as tx:
+            await tx.executemany(_INSERT, [(name, name, "2026-01-01 00:00:00") for name in names])
+
+    # Big enough that its COMMIT (in a thread) is still writing when the cancel comes.
+    task = asyncio.create_task(write(*(f"cancelled-{n:05}" for n in range(50_000))))
+    await asyncio.sleep(0)  # the write runs until its COMMIT, the first thing it waits for
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await write("next")
+    names = await _names(database)
+    assert (len(names), names[-1]) == (50_001, "next")
