@@ -153,10 +153,10 @@ class SqliteWriter:
     aiosqlite's thread, each of its statements is a trip to that thread and
     back, and under load each return waits its turn behind every request the
     loop has ready, so a batch of postbacks took 30 ms to write. Called
-    directly, a transaction never suspends once it has begun. Only waiting for
-    the write lock suspends: SQLite's own busy handler would sleep with the
-    whole event loop stopped, so the lock is asked for without waiting and
-    asked again after an asyncio sleep.
+    directly, the statements never suspend. Waiting for the write lock does:
+    SQLite's own busy handler would sleep with the whole event loop stopped,
+    so the lock is asked for without waiting and asked again after an asyncio
+    sleep. So does COMMIT, which runs in a thread because it waits on the disk.
 
     Checkpoints (copying the WAL back into the database file) would stop the
     loop too when a commit sets one off, so they run in a thread of their own
