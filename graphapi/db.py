@@ -218,7 +218,8 @@ class SqliteWriter:
     async def _commit(self) -> None:
         """COMMIT in a thread: its fsync would stop the loop. It runs to its end
         (holding the lock) even when the caller is cancelled meanwhile."""
-        committing = asyncio.get_running_loop().run_in_executor(self._committer, self._connection.execute, "COMMIT")
+        loop = asyncio.get_running_loop()
+        committing = loop.run_in_executor(self._committer, self._connection.execute, "COMMIT")
         try:
             await asyncio.shield(committing)
         except asyncio.CancelledError:
