@@ -18,6 +18,7 @@ from tortoise.models import Model
 from graphapi import models
 from graphapi.report import Dimension, report
 from graphapi.stats import Stats
+from schema.click import click_loader
 
 
 def _by_id(model: type[Model]) -> DataLoader:
@@ -47,7 +48,7 @@ class Loaders:
         self.campaign = _by_id(models.Campaign)
         self.offer = _by_id(models.Offer)
         self.lander = _by_id(models.Lander)
-        self.click = _by_id(models.Click)
+        self.click = click_loader(services.db)
         self.conversion = _by_id(models.Conversion)
         self.offers_of_campaign = _children(models.Offer, "campaign_id")
         self.landers_of_campaign = _children(models.Lander, "campaign_id")

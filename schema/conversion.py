@@ -45,7 +45,7 @@ class Conversion:
 
     @strawberry.field
     async def click(self, info: strawberry.Info) -> Click:
-        return Click.of(await info.context.loaders.click.load(self.click_pk))
+        return await info.context.loaders.click.load(self.click_pk)
 
     @strawberry.field
     async def campaign(self, info: strawberry.Info) -> Campaign:

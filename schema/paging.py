@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from tortoise.queryset import QuerySet
 
+from graphapi.db import Database
 from schema.errors import PublicError
 
 MAX_PAGE = 500
@@ -60,20 +61,51 @@ def decode_cursor(cursor: str) -> int:
     return int(pk)
 
 
+def _window(first: int | None, after: str | None) -> tuple[int, int | None]:
+    """The page's size and the id its rows come before."""
+    if first is None:
+        first = DEFAULT_PAGE
+    if not 0 <= first <= MAX_PAGE:
+        raise PublicError(f"first must be between 0 and {MAX_PAGE}")
+    return first, decode_cursor(after) if after is not None else None
+
+
 async def page(
     queryset: QuerySet,
     first: int | None,
     after: str | None,
     node: Callable[[object], T],
 ) -> Connection[T]:
-    if first is None:
-        first = DEFAULT_PAGE
-    if not 0 <= first <= MAX_PAGE:
-        raise PublicError(f"first must be between 0 and {MAX_PAGE}")
-    if after is not None:
-        queryset = queryset.filter(id__lt=decode_cursor(after))
+    first, before = _window(first, after)
+    if before is not None:
+        queryset = queryset.filter(id__lt=before)
     rows = await queryset.order_by("-id").limit(first + 1)
-    edges = [Edge(cursor=encode_cursor(row.id), node=node(row)) for row in rows[:first]]
+    return _connection([(row.id, row) for row in rows], first, after, node)
+
+
+async def page_of_rows(
+    db: Database,
+    select: str,
+    conditions: list[tuple[str, Any]],
+    first: int | None,
+    after: str | None,
+    node: Callable[[Sequence[Any]], T],
+) -> Connection[T]:
+    """`page` for rows read with SQL: `select` reads one table, its id first;
+    `conditions` are (SQL with one `?`, its value), all of which must hold."""
+    first, before = _window(first, after)
+    if before is not None:
+        conditions = [*conditions, ("id < ?", before)]
+    where = " WHERE " + " AND ".join(sql for sql, _ in conditions) if conditions else ""
+    rows = await db.fetch(
+        f"{select}{where} ORDER BY id DESC LIMIT ?", [*(value for _, value in conditions), first + 1]
+    )
+    return _connection([(row[0], row) for row in rows], first, after, node)
+
+
+def _connection(rows: list[tuple[int, Any]], first: int, after: str | None, node: Callable[[Any], T]) -> Connection[T]:
+    """The page of `rows` (id, row), newest first, one more than `first` when there are more."""
+    edges = [Edge(cursor=encode_cursor(pk), node=node(row)) for pk, row in rows[:first]]
     return Connection(
         edges=edges,
         page_info=PageInfo(
