@@ -67,6 +67,11 @@ async def traffic(app, services) -> list[int]:
         [pk] = await insert_clicks(services.db, direct.id, [{"created_at": moment, "country": "UA", "cost": 70000}])
         conversion = await insert_conversion(services.db, pk, payout=Decimal(5), created_at=moment + timedelta(minutes=20))
         await set_status(services.db, services.feed, conversion, ConversionStatus.REJECTED)
+        if days == 2:  # a postback changes it again: counted under the hour it was created in
+            [(click_id,)] = await services.db.fetch("SELECT click_id FROM click WHERE id = ?", [pk])
+            async with http_client(app) as client:
+                response = await client.get(f"/postback?click_id={click_id}&payout=6&status=approved")
+            assert response.json()["result"] == "updated"
     return [with_landers.id, direct.id]
 
 
