@@ -288,3 +288,19 @@ async def test_an_event_no_plugin_listens_to_is_marked_processed(start_app):
     await wait_processed()
     assert await Outbox.filter(conversion_id=conversion.id).count() == 2
     assert await rule_events() == []
+
+
+async def test_a_batch_runs_the_rules_it_has_and_marks_the_rest_handled(start_app):
+    """One claimed batch holds conversions of a campaign with a rule and of one
+    without, and rows claimed before (more attempts): each is handled once."""
+    app = await start_app(plugins=[S + "threshold_rule"])
+    services = app.state.services
+    ruled, bare = await make_campaign(services), await make_campaign(services)
+    rule = await Rule.create(campaign=ruled, plugin=S + "threshold_rule", config={"threshold": 1})
+    await services.rules.stop()
+    conversions = [await record_conversion(services, campaign) for campaign in (ruled, bare, bare, ruled)]
+    await Outbox.filter(conversion_id=conversions[2].id).update(attempts=2)  # a claimer died on it once
+    assert await services.rules.run_pending() == 4
+    assert sorted(threshold_rule.CALLS) == sorted((c.id, rule.id, {"threshold": 1}) for c in conversions[::3])
+    assert await Outbox.filter(processed_at=None).count() == 0
+    assert sorted(row.attempts for row in await Outbox.all()) == [1, 1, 1, 3]
