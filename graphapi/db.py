@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiosqlite
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
 
@@ -251,12 +252,48 @@ class SqliteWriter:
         self._connection.close()
 
 
+class SqliteReaders:
+    """Connections for reads sent side by side, each in its own aiosqlite thread:
+    through tortoise's one connection, the two queries of a report took turns.
+    sqlite3 lets go of the GIL while a query runs, and WAL lets readers run
+    beside the writer. Other reads stay on tortoise's connection: back-to-back
+    small queries measured faster there (1.3-1.7 against 2.4-3.0 ms for a
+    rule's campaign figures, for reasons not found)."""
+
+    COUNT = 2
+
+    def __init__(self) -> None:
+        # Last in, first out: back-to-back queries find their pages in one cache.
+        self._free: asyncio.LifoQueue[aiosqlite.Connection] = asyncio.LifoQueue()
+        self._all: list[aiosqlite.Connection] = []
+
+    async def open(self, path: str, busy_timeout: float) -> None:
+        for _ in range(self.COUNT):
+            connection = await aiosqlite.connect(path, isolation_level=None)
+            self._all.append(connection)
+            await connection.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            self._free.put_nowait(connection)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        connection = await self._free.get()
+        try:
+            # Cancelled, a query still runs to its end in its thread, before the next.
+            return list(await connection.execute_fetchall(sql, params))
+        finally:
+            self._free.put_nowait(connection)
+
+    async def close(self) -> None:
+        for connection in self._all:
+            await connection.close()
+
+
 class Database:
     def __init__(self, database_url: str) -> None:
         self.url = database_url
         self.postgres = not database_url.startswith("sqlite")
         self.context: TortoiseContext | None = None
         self._writer: SqliteWriter | None = None
+        self._readers: SqliteReaders | None = None
 
     async def open(self) -> None:
         # Requests run in tasks that uvicorn starts, not in the lifespan's task,
@@ -273,8 +310,13 @@ class Database:
 
             path = tortoise_config(self.url)["connections"]["sqlite"]["credentials"]["file_path"]
             self._writer = SqliteWriter(path, PRAGMAS, PRAGMAS["busy_timeout"] / 1000)
+            self._readers = SqliteReaders()
+            await self._readers.open(path, PRAGMAS["busy_timeout"] / 1000)
 
     async def close(self) -> None:
+        if self._readers is not None:
+            await self._readers.close()
+            self._readers = None
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
@@ -306,7 +348,11 @@ class Database:
             async with connection.transaction():
                 yield Transaction(connection, True)
 
-    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    async def fetch(self, sql: str, params: Sequence[Any] = (), side_by_side: bool = False) -> list[tuple]:
+        """`side_by_side`: a read that others are sent beside (a report's two
+        queries); on SQLite it goes to a reader connection of its own."""
+        if side_by_side and self._readers is not None:
+            return await self._readers.fetch(sql, params)
         async with self.client.acquire_connection() as connection:
             return await Transaction(connection, self.postgres).fetch(sql, params)
 

@@ -195,6 +195,7 @@ async def _groups(
     rows = await db.fetch(
         f"SELECT {', '.join(selected)}, {sums} FROM {source} WHERE {where} GROUP BY {ordinals} LIMIT ?",
         [*params, MAX_GROUPS + 1],
+        side_by_side=True,
     )
     if len(rows) > MAX_GROUPS:
         raise ReportError("the report has too many rows: group by fewer dimensions or a shorter period")
@@ -301,7 +302,7 @@ async def _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, s
         + "JOIN campaign c ON c.id = v.campaign_id",
         CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params,
     )  # fmt: skip
-    # Two queries at once: PostgreSQL runs them on two connections.
+    # Two queries at once, on two connections.
     return await asyncio.gather(clicks, conversions)
 
 
