@@ -367,20 +367,14 @@ class ConversionWriter:
             ))  # fmt: skip
         if not rows:
             return {}
-        if self._postgres:
-            inserted = await tx.fetch(_INSERT_CONVERSIONS_POSTGRES, [list(column) for column in zip(*rows)])
-        else:
-            inserted = await _fetch_sqlite(tx, _INSERT_CONVERSIONS_SQLITE, rows)
+        inserted = await self._fetch_rows(tx, _INSERT_CONVERSIONS_POSTGRES, _INSERT_CONVERSIONS_SQLITE, rows)
         return {(click_id, goal, txid): pk for pk, click_id, goal, txid in inserted}
 
     async def _existing(self, tx: Transaction, keys: list[tuple[int, str, str]]) -> dict[tuple, _Recorded]:
         """The conversions of these keys, read locked."""
         if not keys:
             return {}
-        if self._postgres:
-            rows = await tx.fetch(_SELECT_CONVERSIONS_POSTGRES, [list(column) for column in zip(*keys)])
-        else:
-            rows = await _fetch_sqlite(tx, _SELECT_CONVERSIONS_SQLITE, keys)
+        rows = await self._fetch_rows(tx, _SELECT_CONVERSIONS_POSTGRES, _SELECT_CONVERSIONS_SQLITE, keys)
         return {
             (click_id, goal, txid): _Recorded(
                 pk, ConversionStatus(status), None,
@@ -389,6 +383,14 @@ class ConversionWriter:
             )
             for pk, click_id, goal, txid, status, payout, original, currency, cost, created_at in rows
         }  # fmt: skip
+
+    async def _fetch_rows(
+        self, tx: Transaction, postgres: str, sqlite_template: str, rows: Sequence[Sequence[Any]]
+    ) -> list[tuple]:
+        """A statement over `rows`: one array per column on PostgreSQL, VALUES lists on SQLite."""
+        if self._postgres:
+            return await tx.fetch(postgres, [list(column) for column in zip(*rows)])
+        return await _fetch_sqlite(tx, sqlite_template, rows)
 
     async def _clicks(self, tx: Transaction, click_ids: list[str]) -> dict[str, MatchedClick]:
         wanted = sorted(set(click_ids))
