@@ -178,9 +178,9 @@ def statements(services, monkeypatch) -> list[str]:
         monkeypatch.setattr(client_class, name, counted)
     original_fetch = services.db.fetch
 
-    async def counted_fetch(sql, params=()):
+    async def counted_fetch(sql, params=(), **options):
         sent.append(sql)
-        return await original_fetch(sql, params)
+        return await original_fetch(sql, params, **options)
 
     monkeypatch.setattr(services.db, "fetch", counted_fetch)
     return sent
