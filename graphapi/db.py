@@ -263,15 +263,15 @@ class SqliteReaders:
     COUNT = 2
 
     def __init__(self) -> None:
-        # Last in, first out: back-to-back queries find their pages in one cache.
-        self._free: asyncio.LifoQueue[aiosqlite.Connection] = asyncio.LifoQueue()
+        self._free: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all: list[aiosqlite.Connection] = []
 
     async def open(self, path: str, busy_timeout: float) -> None:
         for _ in range(self.COUNT):
             connection = await aiosqlite.connect(path, isolation_level=None)
             self._all.append(connection)
-            await connection.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            async with connection.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}"):
+                pass
             self._free.put_nowait(connection)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:

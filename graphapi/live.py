@@ -47,9 +47,9 @@ class ConversionFeed:
 
     async def announce(self, tx: Transaction, conversion_ids: Iterable[int]) -> None:
         """Inside the write transaction: tell other processes, on commit."""
-        params = self.notify_params(conversion_ids)
-        if self._db.postgres and params[1]:
-            await tx.execute(NOTIFY, params)
+        ids = list(conversion_ids)
+        if self._db.postgres and ids:
+            await tx.execute(NOTIFY, self.notify_params(ids))
 
     def notify_params(self, conversion_ids: Iterable[int]) -> list[Any]:
         """NOTIFY's parameters for these conversions."""
