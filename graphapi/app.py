@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from graphapi import clicks, postbacks
+from graphapi import clicks, postbacks, rollups
 from graphapi.clicks import ClickEndpoint, GoEndpoint, write_click_throughs, write_clicks
 from graphapi.conversions import ConversionWriter
 from graphapi.currency import Rates
@@ -37,6 +37,7 @@ class Services:
     db: Database = field(init=False)
     campaigns: CampaignCache = field(init=False)
     clicks: GroupCommit = field(init=False)
+    click_counter: rollups.ClickCounter = field(init=False)
     click_throughs: GroupCommit = field(init=False)
     feed: ConversionFeed = field(init=False)
     postbacks: GroupCommit = field(init=False)
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await services.feed.start()
         services.clicks = GroupCommit(services.db, write_clicks, "clicks", one_statement=True)
         services.clicks.start()
+        services.click_counter = rollups.ClickCounter(services.db)
+        services.click_counter.start()
         services.click_throughs = GroupCommit(services.db, write_click_throughs, "click-throughs")
         services.click_throughs.start()
         rates = Rates(services.settings.currency, services.settings.currency_rates)
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.webhooks.close()
             await services.postbacks.stop()
             await services.click_throughs.stop()
+            await services.click_counter.stop()
             await services.clicks.stop()
             await services.feed.stop()
             await services.campaigns.stop()

@@ -101,42 +101,13 @@ _INSERT_POSTGRES = (
 INSERT_CLICKS_POSTGRES = f"WITH k AS ({_INSERT_POSTGRES} RETURNING *) " + rollups.add_clicks("k", "", True)
 
 
-_ROUTE, _CREATED, _IS_BOT, _COST = (_NAMES.index(name) for name in ("route", "created_at", "is_bot", "cost"))
-_COUNTRY, _DEVICE, _OS, _BROWSER, _OFFER, _LANDER, _SOURCE = (
-    _NAMES.index(name) for name in ("country", "device_type", "os", "browser", "offer_id", "lander_id", "source")
-)
-
-
-def _dimension_values(row: tuple) -> dict[str, str]:
-    """A new click's value of each rollup dimension, as graphapi.rollups.VALUES says."""
-    return {
-        "": "",
-        "country": row[_COUNTRY] or "",
-        "device_type": row[_DEVICE],
-        "os": row[_OS] or "",
-        "browser": row[_BROWSER] or "",
-        "offer": str(row[_OFFER]) if row[_OFFER] is not None else "",
-        "lander": str(row[_LANDER]) if row[_LANDER] is not None else "",
-        "source": row[_SOURCE] or "",
-    }
-
-
 async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:
-    """The click group commit's `write_batch`; on PostgreSQL one statement."""
+    """The click group commit's `write_batch`: one statement on PostgreSQL,
+    which counts the clicks into the rollups too (on SQLite,
+    graphapi.rollups.catch_up counts them later)."""
     if not tx.postgres:
-        # SQLite writers take turns: the batch is what comes after the last id.
-        last_id = await rollups.last_click_id(tx)
         # Each row of an executemany sees the ones before it in the transaction.
         await tx.executemany(INSERT_CLICK_SQLITE, rows)
-        unique = await tx.fetch("SELECT is_unique FROM click WHERE id > ? ORDER BY id", (last_id,))
-        await rollups.add_new_clicks(
-            tx,
-            (
-                (row[_CAMPAIGN - 1], row[_CREATED], row[_IS_BOT], bool(flag), row[_COST], _dimension_values(row))
-                for row, (flag,) in zip(rows, unique, strict=True)
-                if row[_ROUTE] != Route.FALLBACK.value
-            ),
-        )
         return [None] * len(rows)
     seen = set()
     first = []
@@ -422,12 +393,13 @@ class GoEndpoint:
 async def write_click_throughs(tx: Transaction, items: Sequence[tuple[int, int, datetime]]) -> list[int]:
     """Items are (click pk, offer id, time); the result is each click's offer,
     which is another's when a concurrent click-through got there first."""
+    ids = sorted({pk for pk, _, _ in items})
+    await rollups.count_before_click_through(tx, ids)
     await tx.executemany(
         "UPDATE click SET offer_id = ?, lander_clicked_at = ? WHERE id = ? AND offer_id IS NULL",
         # In id order, so two processes sending the same clicks on lock them in turn.
         [(offer_id, moment, pk) for pk, offer_id, moment in sorted(items)],
     )
-    ids = sorted({pk for pk, _, _ in items})
     rows = await tx.fetch(
         f"SELECT id, offer_id, lander_clicked_at FROM click WHERE id IN ({', '.join('?' * len(ids))})", ids
     )

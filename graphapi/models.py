@@ -311,3 +311,15 @@ class ConversionRollup(Model):
             Index(fields=("dimension", "hour"), name="conversion_rollup_dimension"),
             Index(fields=("campaign_id", "dimension", "value", "hour"), name="conversion_rollup_campaign"),
         )
+
+
+class RollupMark(Model):
+    """SQLite only: the last click id click_rollup has counted. SQLite counts
+    clicks after they are written (graphapi.rollups.catch_up); PostgreSQL
+    counts them in the statement that writes them, and has no row here."""
+
+    id = fields.IntField(primary_key=True)
+    last_click_id = fields.BigIntField()
+
+    class Meta:
+        table = "rollup_mark"

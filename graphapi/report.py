@@ -340,6 +340,7 @@ _ROLLUP_CLICK_SUMS = rollups.CLICK_SUMS + ", SUM(k.lander_routed)"
 
 async def _rollup_groups(db, dimensions, plain, click_plain, local, campaign_ids, since, until, rolled):
     """Click and conversion groups from the rollups (the same shape as `_raw_groups`)."""
+    await rollups.catch_up(db)
 
     def column(alias: str, dimension: Dimension) -> str:
         return f"{alias}.campaign_id" if dimension is Dimension.CAMPAIGN else f"{alias}.value"

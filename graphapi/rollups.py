@@ -1,13 +1,21 @@
 """Pre-aggregated figures that reports read instead of millions of rows.
 
 Per campaign, UTC hour and the value of one dimension (`dimension` '' holds the
-campaign-hour's totals), in the same transaction as what they count:
+campaign-hour's totals):
 
-- clicks are added as each batch of clicks is written; a lander click-through
-  moves its click from offer '' to the offer it chose;
+- clicks: on PostgreSQL the statement that writes a batch of clicks counts
+  them. On SQLite they are counted after they are committed, in large batches
+  (`catch_up`: every half second, and before anything reads click_rollup), so
+  a read counts every click committed before it. There the click path is
+  bound by the server's one core, and counting each small batch of clicks as
+  it was written cost a sixth of it. SQLite writers take turns, so click ids
+  are committed in order and one mark (rollup_mark) tells what is counted;
+- a lander click-through moves its click (counted first, if it is not yet)
+  from offer '' to the offer it chose;
 - a conversion created or changed takes its old figures away (if it had
   any) and adds its new ones, under the conversion's hour and its click's
-  dimension values; the writer holds the conversion's row locked meanwhile.
+  dimension values, in the same transaction; the writer holds the
+  conversion's row locked meanwhile.
 
 A report uses them when it groups by time, campaign and at most one of these
 dimensions, over whole hours of a zone whose offsets are whole hours
@@ -17,10 +25,15 @@ dimensions, over whole hours of a zone whose offsets are whole hours
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
-from graphapi.db import Transaction
+from graphapi.db import Database, Transaction
+
+log = logging.getLogger(__name__)
 
 # Rollup dimension -> the SQL for a click's (k) or conversion's (v) value of it.
 VALUES = {
@@ -144,20 +157,10 @@ def _click_figures(is_bot: bool, is_unique: bool, lander: str, cost: int, lander
             lander_clicks, 1 if lander else 0, cost)  # fmt: skip
 
 
-async def add_new_clicks(tx: Transaction, clicks: Iterable[tuple]) -> None:
-    """Count a batch of new clicks. Each is (campaign_id, created_at, is_bot,
-    is_unique, cost, {dimension: value}) of a non-fallback click."""
-    sums: Sums = {}
-    for campaign_id, created_at, is_bot, is_unique, cost, values in clicks:
-        figures = _click_figures(is_bot, is_unique, values["lander"], cost)
-        hour = _hour_start(created_at)
-        for dimension, value in values.items():
-            _add(sums, (campaign_id, hour, dimension, value), figures)
-    await _upsert_clicks(tx, sums)
-
-
 # SQL for a click's (k) value of each dimension, in VALUES order.
 CLICK_VALUES = ", ".join(VALUES.values())
+# SQLite: the last click id counted.
+_MARK = "SELECT last_click_id FROM rollup_mark"
 
 
 async def add_click_throughs(tx: Transaction, click_ids: list[int]) -> None:
@@ -190,9 +193,102 @@ async def last_click_id(tx: Transaction) -> int:
 
 
 async def count_clicks_after(tx: Transaction, last_id: int) -> None:
-    """Count the clicks above `last_id`: a batch its writer added alone (SQLite
-    writers take turns; tests and benchmarks that seed through the driver)."""
-    await tx.execute(add_clicks("click k", " AND k.id > ?", tx.postgres), (last_id,))
+    """Count the clicks above `last_id` that the writer added through the driver
+    (tests' seeding): on PostgreSQL; SQLite counts them with the rest."""
+    if tx.postgres:
+        await tx.execute(add_clicks("click k", " AND k.id > ?", True), (last_id,))
+
+
+_PROGRESS = f"SELECT ({_MARK}), (SELECT COALESCE(MAX(id), 0) FROM click)"
+_NEW_CLICKS = (
+    f"SELECT k.campaign_id, {hour_of('k.created_at', False)}, k.is_bot, k.is_unique, k.cost, "
+    f"k.lander_clicked_at IS NOT NULL, {CLICK_VALUES} FROM click k "
+    "WHERE k.id > ? AND k.id <= ? AND k.route <> 'fallback'"
+)
+_LANDER = list(VALUES).index("lander")
+# Clicks counted per transaction (about 0.1 s of work), and summed between
+# two turns of the event loop (about 2 ms).
+COUNT_AT_ONCE = 20_000
+SUM_AT_ONCE = 400
+
+
+async def catch_up(db: Database) -> None:
+    """SQLite: count the clicks committed since the last count.
+
+    The clicks are read and summed outside the write lock, so the click path
+    goes on meanwhile; only adding the sums holds it. Nothing changes a click's
+    row before it is counted but a click-through, which counts it first
+    (`count_before_click_through`) and so moves the mark: the sums are then
+    dropped and the count goes on from there."""
+    if db.postgres:
+        return
+    [(mark, last)] = await db.fetch(_PROGRESS)
+    # Up to the clicks committed by now: under load, more keep coming.
+    while mark < last:
+        until = min(last, mark + COUNT_AT_ONCE)
+        rows = await db.fetch(_NEW_CLICKS, (mark, until), side_by_side=True)
+        sums = await _click_sums(rows)
+        async with db.write() as tx:
+            now = (await tx.fetch(_MARK))[0][0]
+            if now == mark:
+                await _add_counted(tx, sums, until)
+                now = until
+        mark = now
+
+
+async def count_before_click_through(tx: Transaction, click_ids: list[int]) -> None:
+    """SQLite: count any of these clicks not counted yet (with every click
+    before them), in their click-through's transaction before it changes them."""
+    if tx.postgres:
+        return
+    [(mark, last)] = await tx.fetch(_PROGRESS)
+    if max(click_ids) > mark:
+        await _add_counted(tx, await _click_sums(await tx.fetch(_NEW_CLICKS, (mark, last))), last)
+
+
+async def _click_sums(rows: list[tuple]) -> Sums:
+    sums: Sums = {}
+    for start in range(0, len(rows), SUM_AT_ONCE):
+        for campaign_id, hour, is_bot, is_unique, cost, lander_clicked, *values in rows[start : start + SUM_AT_ONCE]:
+            lander_clicks = 1 if lander_clicked and not is_bot else 0
+            figures = _click_figures(is_bot, is_unique, values[_LANDER], cost, lander_clicks)
+            for dimension, value in zip(VALUES, values, strict=True):
+                _add(sums, (campaign_id, hour, dimension, value), figures)
+        await asyncio.sleep(0)  # requests get their turn
+    return sums
+
+
+async def _add_counted(tx: Transaction, sums: Sums, until: int) -> None:
+    await _upsert_clicks(tx, sums)
+    await tx.execute("UPDATE rollup_mark SET last_click_id = ?", (until,))
+
+
+class ClickCounter:
+    """SQLite: `catch_up` every half second, so reads find little to count."""
+
+    EVERY = 0.5  # seconds
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if not self._db.postgres:
+            self._task = asyncio.create_task(self._run(), name="click-counter")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.EVERY)
+            try:
+                await catch_up(self._db)
+            except Exception:
+                log.warning("counting clicks into the rollups failed; the next round will try again", exc_info=True)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 def _conversion_counts(where: str, postgres: bool) -> str:
@@ -205,8 +301,7 @@ def _conversion_counts(where: str, postgres: bool) -> str:
     )
 
 
-def rebuild(postgres: bool) -> list[str]:
-    """SQL counting every click and conversion again (no parameters)."""
+def _count_all(postgres: bool) -> list[str]:
     return [
         "DELETE FROM click_rollup",
         add_clicks("click k", "", postgres),
@@ -215,12 +310,33 @@ def rebuild(postgres: bool) -> list[str]:
     ]
 
 
+# SQLite: every click is counted.
+_ALL_COUNTED = "UPDATE rollup_mark SET last_click_id = (SELECT COALESCE(MAX(id), 0) FROM click)"
+
+
+def rebuild(postgres: bool) -> list[str]:
+    """SQL counting every click and conversion again (no parameters)."""
+    return _count_all(postgres) + ([] if postgres else [_ALL_COUNTED])
+
+
+def _postgres_migrating(schema_editor) -> bool:
+    return "sqlite" not in type(schema_editor.client).__module__
+
+
 async def count_all_in_migration(apps, schema_editor) -> None:
     """A migration's RunPython: count every existing click and conversion again
-    (when rollups are added, or gain a dimension)."""
-    postgres = "sqlite" not in type(schema_editor.client).__module__
-    for statement in rebuild(postgres):
+    (when rollups are added, or gain a dimension), before rollup_mark existed."""
+    for statement in _count_all(_postgres_migrating(schema_editor)):
         await schema_editor.client.execute_script(statement)
+
+
+async def mark_counted_in_migration(apps, schema_editor) -> None:
+    """A migration's RunPython: on SQLite, rollup_mark's one row, at the last
+    click (the migrations before counted them all)."""
+    if not _postgres_migrating(schema_editor):
+        await schema_editor.client.execute_script(
+            "INSERT INTO rollup_mark (id, last_click_id) SELECT 1, COALESCE(MAX(id), 0) FROM click"
+        )
 
 
 def as_datetime(value: datetime | str) -> datetime:

@@ -143,6 +143,7 @@ async def campaign_stats(
 async def _rolled_up(db, campaign_id, since, until, source) -> tuple[tuple, tuple]:
     """Sums of the rollups (a campaign's whole-hour figures: what rules read on
     every conversion, so they cost hours, not clicks)."""
+    await rollups.catch_up(db)
     where = "campaign_id = ? AND dimension = ? AND value = ?"
     params = [campaign_id, *(("source", source) if source is not None else ("", ""))]
     window, window_params = time_window("hour", since, until)
