@@ -7,7 +7,6 @@ commit) before its 302 is sent.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -15,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
+
+from ulid import PureRandomPolicy, ULIDGenerator
 
 from graphapi import rollups, visitor
 from graphapi.db import Transaction
@@ -42,7 +43,7 @@ MAX_CAMPAIGN_ID = 2**31 - 1
 
 class _Entropy:
     """Bytes from the OS's CSPRNG, read a page at a time: one getrandom() call
-    per 256 clicks instead of one each."""
+    per 400 clicks instead of one each."""
 
     def __init__(self) -> None:
         self._pid = 0
@@ -57,11 +58,16 @@ class _Entropy:
 
 
 _entropy = _Entropy()
+# Fresh randomness for every id: python-ulid's default generator makes the ids
+# of one millisecond consecutive, and so guessable from one another.
+_ulids = ULIDGenerator(randomness=lambda _: _entropy.take(10), policy=PureRandomPolicy())
 
 
 def new_click_id() -> str:
-    """128 bits from the OS's CSPRNG, URL-safe (22 chars): unguessable, never sequential."""
-    return base64.urlsafe_b64encode(_entropy.take(16)).rstrip(b"=").decode()
+    """A ULID (26 chars): the time in milliseconds, then 80 bits from the OS's
+    CSPRNG. Unguessable, and in time order, so a new click's id goes to the end
+    of the click_id index rather than to a random page of it."""
+    return str(_ulids.generate())
 
 
 # The columns a click row (a tuple, built by ClickEndpoint) holds, in order, with

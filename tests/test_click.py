@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -278,8 +279,6 @@ async def test_uniqueness_per_visitor_and_campaign(client, services):
 
 
 async def test_uniqueness_window_is_24_hours(client, services):
-    from datetime import timedelta
-
     campaign = await make_campaign(services)
     response = await client.get(f"/click?campaign_id={campaign.id}", headers={"user-agent": CHROME})
     click = await Click.get(click_id=click_id_of(response.headers["location"]))
@@ -386,14 +385,19 @@ async def test_open_redirect_attempts_never_change_the_host(client, services, at
 
 
 async def test_click_ids_are_unique_and_unguessable():
+    from ulid import ULID
+
     from graphapi.clicks import new_click_id
 
-    ids = {new_click_id() for _ in range(100_000)}
-    assert len(ids) == 100_000
-    assert all(len(i) == 22 and i.replace("-", "").replace("_", "").isalnum() for i in list(ids)[:1000])
-    # Not sequential: consecutive ids share no long common prefix.
-    a, b = new_click_id(), new_click_id()
-    assert a[:4] != b[:4] or a[4:8] != b[4:8]
+    ids = [new_click_id() for _ in range(100_000)]
+    assert len(set(ids)) == 100_000
+    # ULIDs: the time, then 80 random bits (16 characters of Crockford's base32).
+    assert all(len(i) == 26 and i.isalnum() and i.isupper() for i in ids)
+    assert abs(ULID.from_str(ids[-1]).datetime - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    assert ids == sorted(ids, key=lambda i: i[:10])  # in time order
+    # Ids of the same millisecond do not follow from one another.
+    randoms = [i[10:] for i in ids]
+    assert sum(a[:4] == b[:4] for a, b in zip(randoms, randoms[1:])) < 10
 
 
 async def test_concurrent_clicks_all_committed(client, services):
