@@ -188,10 +188,6 @@ async def add_click_throughs(tx: Transaction, click_ids: list[int]) -> None:
     await _upsert_clicks(tx, sums)
 
 
-async def last_click_id(tx: Transaction) -> int:
-    return (await tx.fetch("SELECT COALESCE(MAX(id), 0) FROM click"))[0][0]
-
-
 async def count_clicks_after(tx: Transaction, last_id: int) -> None:
     """Count the clicks above `last_id` that the writer added through the driver
     (tests' seeding): on PostgreSQL; SQLite counts them with the rest."""

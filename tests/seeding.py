@@ -43,7 +43,7 @@ async def insert_clicks(db: Database, campaign_id: int, rows: Iterable[dict[str,
         return []
     columns = list(values[0])
     async with db.write() as tx:
-        last_id = await rollups.last_click_id(tx)
+        [(last_id,)] = await tx.fetch("SELECT COALESCE(MAX(id), 0) FROM click")
         await tx.executemany(
             f"INSERT INTO click ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             [[row[c] for c in columns] for row in values],
