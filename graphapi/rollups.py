@@ -245,11 +245,22 @@ async def count_before_click_through(tx: Transaction, click_ids: list[int]) -> N
 async def _click_sums(rows: list[tuple]) -> Sums:
     sums: Sums = {}
     for start in range(0, len(rows), SUM_AT_ONCE):
-        for campaign_id, hour, is_bot, is_unique, cost, lander_clicked, *values in rows[start : start + SUM_AT_ONCE]:
+        for campaign_id, hour, is_bot, is_unique, click_cost, lander_clicked, *values in rows[start : start + SUM_AT_ONCE]:
             lander_clicks = 1 if lander_clicked and not is_bot else 0
-            figures = _click_figures(is_bot, is_unique, values[_LANDER], cost, lander_clicks)
+            figures = _click_figures(is_bot, is_unique, values[_LANDER], click_cost, lander_clicks)
+            clicks, unique, bots, lander_clicks, routed, cost = figures
             for dimension, value in zip(VALUES, values, strict=True):
-                _add(sums, (campaign_id, hour, dimension, value), figures)
+                key = (campaign_id, hour, dimension, value)
+                total = sums.get(key)
+                if total is None:
+                    sums[key] = list(figures)
+                else:  # what _add does, unrolled: half the cost of counting a click
+                    total[0] += clicks
+                    total[1] += unique
+                    total[2] += bots
+                    total[3] += lander_clicks
+                    total[4] += routed
+                    total[5] += cost
         await asyncio.sleep(0)  # requests get their turn
     return sums
 
