@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import gc
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
@@ -75,6 +76,26 @@ class TrackerApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
+@contextlib.contextmanager
+def _collector_for_serving() -> Iterator[None]:
+    """Python's cycle collector set for a long-running server.
+
+    Left as it is, each full collection walked the whole heap start-up built
+    (schema, user-agent and bot rules, geo data): under /click load that was a
+    pause of about 50 ms every 4 seconds and 2-2.6 % of the server's time.
+    Frozen, that heap is out of the collector's reach until shutdown; young
+    objects, mostly freed by reference counting anyway, are looked at every
+    10,000 allocations rather than every 700."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the ASGI app. The database must be migrated (`graphapi migrate`)."""
     services = Services(settings or load_settings())
@@ -106,7 +127,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services.rules = RuleEngine(services)
         await services.rules.start()
         try:
-            yield
+            with _collector_for_serving():
+                yield
         finally:
             await services.rules.stop()
             await services.webhooks.close()
