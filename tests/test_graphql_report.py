@@ -130,6 +130,19 @@ async def test_end_of_month_click_lands_on_the_next_day_in_kyiv(client, key, ser
     assert [r["hour"] for r in await rows(["HOUR"], "Asia/Kolkata")] == ["2026-01-31T23:30:00+00:00"]
 
 
+async def test_clicks_within_one_local_hour_share_its_row(client, key, services):
+    campaign = await make_campaign(services)
+    # Kolkata is UTC+5:30, so its reports read the raw clicks: 05:10 and 05:50 local.
+    await insert_clicks(services.db, campaign.id, [
+        {"created_at": datetime(2026, 1, 31, 23, 40, tzinfo=timezone.utc)},
+        {"created_at": datetime(2026, 2, 1, 0, 20, tzinfo=timezone.utc)},
+    ])  # fmt: skip
+    rows = (await gql(client, key, REPORT, groupBy=["HOUR"], tz="Asia/Kolkata"))["report"]["rows"]
+    assert [(r["hour"], r["stats"]["clicks"]) for r in rows] == [("2026-01-31T23:30:00+00:00", 2)]
+    rows = (await gql(client, key, REPORT, groupBy=["DAY"], tz="Asia/Kolkata"))["report"]["rows"]
+    assert [(r["day"], r["stats"]["clicks"]) for r in rows] == [("2026-02-01", 2)]
+
+
 async def test_the_repeated_hour_of_a_dst_change_stays_two_hours(client, key, services):
     campaign = await make_campaign(services)
     # Kyiv leaves summer time at 01:00 UTC on 25 October 2026: 03:30 local happens twice.
