@@ -130,32 +130,34 @@ async def test_end_of_month_click_lands_on_the_next_day_in_kyiv(client, key, ser
     assert [r["hour"] for r in await rows(["HOUR"], "Asia/Kolkata")] == ["2026-01-31T23:30:00+00:00"]
 
 
-async def test_clicks_within_one_local_hour_share_its_row(client, key, services):
-    campaign = await make_campaign(services)
-    # Kolkata is UTC+5:30, so its reports read the raw clicks: 05:10 and 05:50 local.
-    await insert_clicks(services.db, campaign.id, [
-        {"created_at": datetime(2026, 1, 31, 23, 40, tzinfo=timezone.utc)},
-        {"created_at": datetime(2026, 2, 1, 0, 20, tzinfo=timezone.utc)},
-    ])  # fmt: skip
-    rows = (await gql(client, key, REPORT, groupBy=["HOUR"], tz="Asia/Kolkata"))["report"]["rows"]
-    assert [(r["hour"], r["stats"]["clicks"]) for r in rows] == [("2026-01-31T23:30:00+00:00", 2)]
-    rows = (await gql(client, key, REPORT, groupBy=["DAY"], tz="Asia/Kolkata"))["report"]["rows"]
-    assert [(r["day"], r["stats"]["clicks"]) for r in rows] == [("2026-02-01", 2)]
+def _utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
 
 
-async def test_the_repeated_hour_of_a_dst_change_stays_two_hours(client, key, services):
+@pytest.mark.parametrize(
+    ("zone", "times", "hours", "days"),
+    [
+        pytest.param(
+            # Kyiv leaves summer time at 01:00 UTC on 25 October 2026: 03:30 local happens twice.
+            "Europe/Kyiv", [_utc(2026, 10, 25, 0, 30), _utc(2026, 10, 25, 1, 30)],
+            [("2026-10-25T00:00:00+00:00", 1), ("2026-10-25T01:00:00+00:00", 1)], [("2026-10-25", 2)],
+            id="the repeated hour of a DST change stays two hours",
+        ),
+        pytest.param(
+            # Kolkata is UTC+5:30, so its reports read the raw clicks: 05:10 and 05:50 local.
+            "Asia/Kolkata", [_utc(2026, 1, 31, 23, 40), _utc(2026, 2, 1, 0, 20)],
+            [("2026-01-31T23:30:00+00:00", 2)], [("2026-02-01", 2)],
+            id="clicks within one local hour share its row",
+        ),
+    ],
+)  # fmt: skip
+async def test_local_hours_and_days(client, key, services, zone, times, hours, days):
     campaign = await make_campaign(services)
-    # Kyiv leaves summer time at 01:00 UTC on 25 October 2026: 03:30 local happens twice.
-    await insert_clicks(services.db, campaign.id, [
-        {"created_at": datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)},
-        {"created_at": datetime(2026, 10, 25, 1, 30, tzinfo=timezone.utc)},
-    ])  # fmt: skip
-    rows = (await gql(client, key, REPORT, groupBy=["HOUR"], tz="Europe/Kyiv"))["report"]["rows"]
-    assert [(r["hour"], r["stats"]["clicks"]) for r in rows] == [
-        ("2026-10-25T00:00:00+00:00", 1), ("2026-10-25T01:00:00+00:00", 1)
-    ]
-    rows = (await gql(client, key, REPORT, groupBy=["DAY"], tz="Europe/Kyiv"))["report"]["rows"]
-    assert [(r["day"], r["stats"]["clicks"]) for r in rows] == [("2026-10-25", 2)]
+    await insert_clicks(services.db, campaign.id, [{"created_at": moment} for moment in times])
+    rows = (await gql(client, key, REPORT, groupBy=["HOUR"], tz=zone))["report"]["rows"]
+    assert [(r["hour"], r["stats"]["clicks"]) for r in rows] == hours
+    rows = (await gql(client, key, REPORT, groupBy=["DAY"], tz=zone))["report"]["rows"]
+    assert [(r["day"], r["stats"]["clicks"]) for r in rows] == days
 
 
 async def test_clicks_count_by_click_time_and_conversions_by_conversion_time(client, key, services):
