@@ -246,8 +246,8 @@ async def _click_sums(rows: list[tuple]) -> Sums:
     sums: Sums = {}
     for start in range(0, len(rows), SUM_AT_ONCE):
         for campaign_id, hour, is_bot, is_unique, click_cost, lander_clicked, *values in rows[start : start + SUM_AT_ONCE]:
-            lander_clicks = 1 if lander_clicked and not is_bot else 0
-            figures = _click_figures(is_bot, is_unique, values[_LANDER], click_cost, lander_clicks)
+            lander_click = 1 if lander_clicked and not is_bot else 0
+            figures = _click_figures(is_bot, is_unique, values[_LANDER], click_cost, lander_click)
             clicks, unique, bots, lander_clicks, routed, cost = figures
             for dimension, value in zip(VALUES, values, strict=True):
                 key = (campaign_id, hour, dimension, value)
