@@ -31,6 +31,14 @@ MIGRATIONS = "graphapi.migrations"
 # Lock id for pg_advisory_lock while migrating: several processes may start at once.
 _MIGRATION_LOCK = 0x6772617068617069
 
+# sqlite3 binds an int, float, str or bytes as it is; any other value (None
+# and bool too) goes through its adapter lookup, which for a type with no
+# adapter ends in two failed attribute lookups. A click row holds about 12
+# Nones and 2 bools: with these adapters (C callables, giving what sqlite3
+# would bind anyway) its insert took 27 rather than 36 µs a row.
+sqlite3.register_adapter(type(None), {}.get)  # None -> None
+sqlite3.register_adapter(bool, int)
+
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
     connection = expand_db_url(database_url)
