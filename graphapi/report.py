@@ -161,6 +161,10 @@ class _LocalTime:
             # click side of a 30-day report 94 ms where ::date made it 66 ms.
             local = f"(({column} AT TIME ZONE 'UTC') + {self.offset(column)} * INTERVAL '1 second')"
             return f"date_trunc('hour', {local})" if hour else f"{local}::date"
+        if not hour and not self.changes and self.first == 0:
+            # UTC days: times are stored as UTC text, so the day is its first
+            # ten characters, with none of date()'s parsing per row.
+            return f"substr({column}, 1, 10)"
         # date() and datetime() cost half what strftime() does per row.
         shifted = f"{column}, {self.offset(column)} || ' seconds'"
         return f"substr(datetime({shifted}), 1, 13)" if hour else f"date({shifted})"
@@ -194,17 +198,37 @@ async def _groups(
     sums: str,
     where: str,
     params: list,
+    currency: str | None,
 ) -> list[tuple]:
-    selected = [*columns, "c.currency"]
-    ordinals = ", ".join(str(i) for i in range(1, len(selected) + 1))
+    """Sums per group of `columns` over `source` (aliased k or v), each row
+    with its campaigns' currency after the columns. `currency`: the one
+    currency of every campaign in the report, when they share one; the
+    campaigns are then not joined in, and the groups not split by currency
+    (a 30-day report's click side on SQLite took 126 rather than 188 ms)."""
+    alias = source.split()[1]
+    if currency is None:
+        source += f" JOIN campaign c ON c.id = {alias}.campaign_id"
+        columns = [*columns, "c.currency"]
+    # With no columns, no group at all when no row matches (not one of NULLs).
+    group = f" GROUP BY {', '.join(str(i) for i in range(1, len(columns) + 1))}" if columns else " HAVING COUNT(*) > 0"
     rows = await db.fetch(
-        f"SELECT {', '.join(selected)}, {sums} FROM {source} WHERE {where} GROUP BY {ordinals} LIMIT ?",
+        f"SELECT {', '.join([*columns, sums])} FROM {source} WHERE {where}{group} LIMIT ?",
         [*params, MAX_GROUPS + 1],
         side_by_side=True,
     )
     if len(rows) > MAX_GROUPS:
         raise ReportError("the report has too many rows: group by fewer dimensions or a shorter period")
+    if currency is not None:
+        width = len(columns)
+        rows = [(*row[:width], currency, *row[width:]) for row in rows]
     return rows
+
+
+async def _one_currency(db: Database, campaign_ids: Sequence[int] | None) -> str | None:
+    """The currency of every campaign in scope, if they share one."""
+    scope, params = _scope(campaign_ids, "id")
+    rows = await db.fetch(f"SELECT DISTINCT currency FROM campaign WHERE 1 = 1{scope}", params)
+    return rows[0][0] if len(rows) == 1 else None
 
 
 def _scope(campaign_ids: Sequence[int] | None, column: str) -> tuple[str, list]:
@@ -239,13 +263,13 @@ async def report(
     local = _LocalTime(zone, since, until, db.postgres)
     click_plain = [d for d in plain if _COLUMNS[d][0] is not None]
     rolled = _rollup_dimension(plain, local, since, until)
+    one_currency = await _one_currency(db, campaign_ids)
+    scope = (local, campaign_ids, since, until, one_currency)
     if rolled is None:
-        clicks, conversions = await _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, since, until)
+        clicks, conversions = await _raw_groups(db, dimensions, plain, click_plain, *scope)
         decode = _same
     else:
-        clicks, conversions = await _rollup_groups(
-            db, dimensions, plain, click_plain, local, campaign_ids, since, until, rolled
-        )
+        clicks, conversions = await _rollup_groups(db, dimensions, plain, click_plain, *scope, rolled)
         decode = _rollup_value
     click_columns = len(click_plain) + len(local.columns("k", dimensions))
     conversion_columns = len(plain) + len(local.columns("v", dimensions))
@@ -285,27 +309,23 @@ async def report(
     return Report(rows=rows_out, totals=_stats(target, total))
 
 
-async def _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, since, until):
+async def _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, since, until, currency):
     """Click and conversion groups from the raw tables."""
     click_columns = [_COLUMNS[d][0] for d in click_plain] + local.columns("k.created_at", dimensions)
     conversion_columns = [_COLUMNS[d][1] for d in plain] + local.columns("v.created_at", dimensions)
     scope, scope_params = _scope(campaign_ids, "k.campaign_id")
     window, window_params = time_window("k.created_at", since, until)
     clicks = _groups(
-        db, click_columns,
-        "click k JOIN campaign c ON c.id = k.campaign_id",
-        CLICK_SUMS + ", SUM(CASE WHEN k.lander_id IS NULL THEN 0 ELSE 1 END)",
-        f"k.route <> 'fallback'{scope}{window}", scope_params + window_params,
+        db, click_columns, "click k", CLICK_SUMS + ", SUM(CASE WHEN k.lander_id IS NULL THEN 0 ELSE 1 END)",
+        f"k.route <> 'fallback'{scope}{window}", scope_params + window_params, currency,
     )  # fmt: skip
     scope, scope_params = _scope(campaign_ids, "v.campaign_id")
     window, window_params = time_window("v.created_at", since, until)
     # Conversions reach their click only for the click's dimensions.
     joined = any(column.startswith("k.") for column in conversion_columns)
     conversions = _groups(
-        db, conversion_columns,
-        "conversion v " + ("JOIN click k ON k.id = v.click_id " if joined else "")
-        + "JOIN campaign c ON c.id = v.campaign_id",
-        CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params,
+        db, conversion_columns, "conversion v" + (" JOIN click k ON k.id = v.click_id" if joined else ""),
+        CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params, currency,
     )  # fmt: skip
     # Two queries at once, on two connections.
     return await asyncio.gather(clicks, conversions)
@@ -343,7 +363,9 @@ def _rollup_dimension(plain, local: _LocalTime, since, until) -> str | None:
 _ROLLUP_CLICK_SUMS = rollups.CLICK_SUMS + ", SUM(k.lander_routed)"
 
 
-async def _rollup_groups(db, dimensions, plain, click_plain, local, campaign_ids, since, until, rolled):
+async def _rollup_groups(
+    db, dimensions, plain, click_plain, local, campaign_ids, since, until, currency, rolled
+):
     """Click and conversion groups from the rollups (the same shape as `_raw_groups`)."""
     await rollups.catch_up(db)
 
@@ -357,14 +379,14 @@ async def _rollup_groups(db, dimensions, plain, click_plain, local, campaign_ids
     scope, scope_params = _scope(campaign_ids, "k.campaign_id")
     window, window_params = time_window("k.hour", since, until)
     clicks = _groups(
-        db, click_columns, "click_rollup k JOIN campaign c ON c.id = k.campaign_id", _ROLLUP_CLICK_SUMS,
-        f"k.dimension = ?{scope}{window}", [click_dimension, *scope_params, *window_params],
+        db, click_columns, "click_rollup k", _ROLLUP_CLICK_SUMS,
+        f"k.dimension = ?{scope}{window}", [click_dimension, *scope_params, *window_params], currency,
     )  # fmt: skip
     scope, scope_params = _scope(campaign_ids, "v.campaign_id")
     window, window_params = time_window("v.hour", since, until)
     conversions = _groups(
-        db, conversion_columns, "conversion_rollup v JOIN campaign c ON c.id = v.campaign_id",
-        rollups.CONVERSION_SUMS, f"v.dimension = ?{scope}{window}", [rolled, *scope_params, *window_params],
+        db, conversion_columns, "conversion_rollup v", rollups.CONVERSION_SUMS,
+        f"v.dimension = ?{scope}{window}", [rolled, *scope_params, *window_params], currency,
     )  # fmt: skip
     return await asyncio.gather(clicks, conversions)
 
