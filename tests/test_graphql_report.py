@@ -200,6 +200,26 @@ async def test_campaign_report_is_in_its_currency(client, key, services):
     assert body["data"] is None and "no rate for EUR into USD" in body["errors"][0]["message"]
 
 
+async def test_a_campaign_made_while_a_report_runs_is_not_summed_in_another_currency(client, key, services):
+    """The report reads its campaigns' one currency, then sums without the
+    campaign table: a campaign in another currency made in between stays out."""
+    usd = await make_campaign(services, currency="USD")
+    await insert_clicks(services.db, usd.id, [{}])
+    fetch = services.db.fetch
+    made = []
+
+    async def fetch_then_make_a_campaign(sql, params=(), side_by_side=False):
+        rows = await fetch(sql, params, side_by_side)
+        if "FROM campaign" in sql and not made:
+            made.append(await make_campaign(services, currency="EUR"))
+            await insert_clicks(services.db, made[0].id, [{}])
+        return rows
+
+    services.db.fetch = fetch_then_make_a_campaign
+    result = (await gql(client, key, REPORT, groupBy=["DAY"]))["report"]
+    assert made and result["totals"]["currency"] == "USD" and result["totals"]["clicks"] == 1
+
+
 async def test_report_spanning_currencies_is_converted(database_url):
     settings = Settings(database_url=database_url, currency="USD", currency_rates="EUR=1.10", _env_file=None)
     app = create_app(settings)
