@@ -17,6 +17,7 @@ from schema.campaign import CampaignQuery
 from schema.click import ClickQuery
 from schema.conversion import ConversionQuery
 from schema.errors import should_mask
+from schema.execution import ExecutionContext, mark_plain_fields
 from schema.mutations.campaigns import CampaignMutation
 from schema.mutations.conversions import ConversionMutation
 from schema.mutations.rules import RuleMutation
@@ -38,8 +39,11 @@ Query = merge_types(
 Mutation = merge_types("Mutation", (CampaignMutation, RuleMutation, ConversionMutation))
 
 
-
 class Schema(strawberry.Schema):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, execution_context_class=ExecutionContext, **kwargs)
+        mark_plain_fields(self._schema)
+
     def process_errors(self, errors, execution_context=None) -> None:
         # Logged in full: the unexpected ones. Mistakes in requests are the client's to read.
         super().process_errors([e for e in errors if should_mask(e)], execution_context)

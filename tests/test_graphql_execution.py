@@ -1,0 +1,80 @@
+"""schema/execution.py answers plain fields itself: the same data and the same
+errors as strawberry's own execution, wherever a value is wrong."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+import strawberry
+
+import schema
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+
+
+@strawberry.type
+class Thing:
+    name: str
+    nickname: str | None
+    size: int
+    when: datetime
+    colour: Colour | None
+    tags: list[str]
+
+    @strawberry.field
+    def loud(self) -> str:
+        return self.name.upper()
+
+
+GOOD = Thing(name="a", nickname=None, size=1, when=datetime(2026, 1, 2, tzinfo=timezone.utc),
+             colour=Colour.RED, tags=["x"])  # fmt: skip
+WRONG = [
+    Thing(name=None, nickname="n", size=1, when=GOOD.when, colour=None, tags=[]),  # null where non-null
+    Thing(name="b", nickname=None, size="big", when=GOOD.when, colour=None, tags=[]),  # not an Int
+    Thing(name="c", nickname=None, size=2**40, when=GOOD.when, colour=None, tags=[]),  # beyond Int
+    Thing(name="d", nickname=None, size=1, when="yesterday", colour=None, tags=[]),  # not a datetime
+    Thing(name="e", nickname=None, size=1, when=GOOD.when, colour="blue", tags=[]),  # not a Colour
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def things(self) -> list[Thing | None]:
+        return [GOOD, *WRONG, GOOD]
+
+    @strawberry.field
+    def first(self) -> Thing | None:
+        return WRONG[0]
+
+
+QUERY = """{
+  things { name nickname size when colour tags loud alias: size __typename }
+  first { nickname name }
+}"""
+
+
+def outcome(result):
+    errors = sorted(
+        (error.message, tuple(error.path), tuple((at.line, at.column) for at in error.locations))
+        for error in result.errors or []
+    )
+    return result.data, errors
+
+
+async def test_plain_fields_answer_as_strawberry_does():
+    ours = schema.Schema(query=Query)
+    theirs = strawberry.Schema(query=Query)
+    data, errors = outcome(await ours.execute(QUERY))
+    assert (data, errors) == outcome(await theirs.execute(QUERY))
+    assert data["things"][0] == {
+        "name": "a", "nickname": None, "size": 1, "when": "2026-01-02T00:00:00+00:00", "colour": "RED",
+        "tags": ["x"], "loud": "A", "alias": 1, "__typename": "Thing",
+    }  # fmt: skip
+    # A wrong non-null value nulls its Thing; a wrong nullable one, its field.
+    assert data["things"][1:5] == [None] * 4 and data["things"][5]["colour"] is None
+    assert data["first"] is None
