@@ -407,8 +407,9 @@ class Database:
         return True
 
 
-async def migrate(database_url: str) -> list[str]:
-    """Apply pending migrations; safe to run from several processes at once."""
+async def migrate(database_url: str, target: str | None = None) -> list[str]:
+    """Apply pending migrations, up to `target` ("graphapi.0006_rollup_mark")
+    if given; safe to run from several processes at once."""
     from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 
     applied: list[str] = []
@@ -423,7 +424,7 @@ async def migrate(database_url: str) -> list[str]:
         from tortoise import Tortoise
 
         try:
-            await tortoise_migrate(config=tortoise_config(database_url), progress=progress)
+            await tortoise_migrate(config=tortoise_config(database_url), target=target, progress=progress)
         finally:
             await Tortoise.close_connections()
 

@@ -268,6 +268,8 @@ class Outbox(Model):
 # Pre-aggregated figures per campaign, UTC hour and one dimension value, so that
 # reports over millions of clicks read thousands of rows (graphapi/rollups.py).
 # `dimension` '' holds the campaign-hour totals; a missing value is ''.
+# On SQLite both tables are WITHOUT ROWID, keyed (dimension, hour, value,
+# campaign_id), with no `id` column (migration 0007): write them with SQL only.
 class ClickRollup(Model):
     id = fields.BigIntField(primary_key=True)
     campaign_id = fields.IntField()

@@ -199,11 +199,17 @@ async def _groups(
     where: str,
     params: list,
     one_currency: OneCurrency | None,
+    per_hour: Iterable[str] | None = None,
 ) -> list[tuple]:
     """Sums per group of `columns` over `source` (aliased k or v), each row
     with its campaigns' currency after the columns. With `one_currency` the
     campaigns are not joined in, and the groups not split by currency (a
-    30-day report's click side on SQLite took 126 rather than 188 ms)."""
+    30-day report's click side on SQLite took 126 rather than 188 ms).
+
+    With `per_hour`, the figures of a rollup table `source`, and
+    `one_currency`, its rows are first summed per hour and value over all
+    campaigns, in the order SQLite keeps them (migration 0007), and only those
+    sums are sorted into groups (30 days by country: 5,760 rows, not 57,680)."""
     alias = source.split()[1]
     if one_currency is None:
         source += f" JOIN campaign c ON c.id = {alias}.campaign_id"
@@ -212,6 +218,13 @@ async def _groups(
         # A campaign made since the currencies were read may have another.
         where += f" AND {alias}.campaign_id <= ?"
         params = [*params, one_currency.last_campaign_id]
+        if per_hour is not None:
+            sums_of = ", ".join(f"SUM({alias}.{name}) AS {name}" for name in per_hour)
+            source = (
+                f"(SELECT {alias}.hour AS hour, {alias}.value AS value, {sums_of} FROM {source} "
+                f"WHERE {where} GROUP BY {alias}.hour, {alias}.value) {alias}"
+            )
+            where = "1 = 1"
     # With no columns, no group at all when no row matches (not one of NULLs).
     group = f" GROUP BY {', '.join(str(i) for i in range(1, len(columns) + 1))}" if columns else " HAVING COUNT(*) > 0"
     rows = await db.fetch(
@@ -388,15 +401,20 @@ async def _rollup_groups(
     click_dimension = "" if rolled == "goal" else rolled
     scope, scope_params = _scope(campaign_ids, "k.campaign_id")
     window, window_params = time_window("k.hour", since, until)
+    # Summed per hour first on SQLite, unless the report splits campaigns
+    # (on PostgreSQL the extra step made the 30-day report 5-30 % slower).
+    per_hour = not db.postgres and Dimension.CAMPAIGN not in plain
     clicks = _groups(
         db, click_columns, "click_rollup k", _ROLLUP_CLICK_SUMS,
         f"k.dimension = ?{scope}{window}", [click_dimension, *scope_params, *window_params], one_currency,
+        rollups.CLICK_FIGURES if per_hour else None,
     )  # fmt: skip
     scope, scope_params = _scope(campaign_ids, "v.campaign_id")
     window, window_params = time_window("v.hour", since, until)
     conversions = _groups(
         db, conversion_columns, "conversion_rollup v", rollups.CONVERSION_SUMS,
         f"v.dimension = ?{scope}{window}", [rolled, *scope_params, *window_params], one_currency,
+        rollups.CONVERSION_FIGURES if per_hour else None,
     )  # fmt: skip
     return await asyncio.gather(clicks, conversions)
 

@@ -326,21 +326,21 @@ def rebuild(postgres: bool) -> list[str]:
     return _count_all(postgres) + ([] if postgres else [_ALL_COUNTED])
 
 
-def _postgres_migrating(schema_editor) -> bool:
+def migrating_postgres(schema_editor) -> bool:
     return "sqlite" not in type(schema_editor.client).__module__
 
 
 async def count_all_in_migration(apps, schema_editor) -> None:
     """A migration's RunPython: count every existing click and conversion again
     (when rollups are added, or gain a dimension), before rollup_mark existed."""
-    for statement in _count_all(_postgres_migrating(schema_editor)):
+    for statement in _count_all(migrating_postgres(schema_editor)):
         await schema_editor.client.execute_script(statement)
 
 
 async def mark_counted_in_migration(apps, schema_editor) -> None:
     """A migration's RunPython: on SQLite, rollup_mark's one row, at the last
     click (the migrations before counted them all)."""
-    if not _postgres_migrating(schema_editor):
+    if not migrating_postgres(schema_editor):
         await schema_editor.client.execute_script(
             "INSERT INTO rollup_mark (id, last_click_id) SELECT 1, COALESCE(MAX(id), 0) FROM click"
         )

@@ -54,6 +54,7 @@ class Query:
 
 QUERY = """{
   things { name nickname size when colour tags loud alias: size __typename }
+  plain: things { name nickname size when colour }
   first { nickname name }
 }"""
 
@@ -77,4 +78,7 @@ async def test_plain_fields_answer_as_strawberry_does():
     }  # fmt: skip
     # A wrong non-null value nulls its Thing; a wrong nullable one, its field.
     assert data["things"][1:5] == [None] * 4 and data["things"][5]["colour"] is None
+    # The same, where every field asked for is a plain one.
+    assert data["plain"][0] == {key: data["things"][0][key] for key in ("name", "nickname", "size", "when", "colour")}
+    assert data["plain"][1:5] == [None] * 4 and data["plain"][5]["colour"] is None
     assert data["first"] is None

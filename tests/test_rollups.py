@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ import pytest
 from graphapi import rollups
 from graphapi.clicks import write_click_throughs
 from graphapi.conversion_status import set_status
-from graphapi.db import Database, SqliteWriter
+from graphapi.db import Database, SqliteWriter, migrate
 from graphapi.models import Campaign, ConversionStatus, CostModel, Lander, Offer
 from graphapi.report import Dimension, report
 from graphapi.sqlite_engine import PRAGMAS
@@ -160,3 +161,47 @@ async def test_sqlite_counts_new_clicks_without_being_asked(app, services):
             return
         await asyncio.sleep(0.1)
     pytest.fail("the click was not counted")
+
+
+
+async def test_an_upgraded_sqlite_database_keeps_its_rollups(tmp_path):
+    """Migration 0007 stores SQLite's rollups in report order: what they held
+    before is what reports read after, and new clicks are counted onto it."""
+    path = tmp_path / "old.sqlite3"
+    url = f"sqlite://{path}"
+    await migrate(url, target="graphapi.0006_rollup_mark")
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    stored = hour.isoformat(sep=" ")
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "INSERT INTO campaign (name, status, cost_model, cost_value, currency, source_whitelist, "
+            "source_blacklist, created_at, updated_at) VALUES ('c', 'active', 'none', 0, 'USD', '[]', '[]', ?, ?)",
+            (stored, stored),
+        )
+        for dimension, value, clicks in (("", "", 7), ("country", "DE", 4), ("country", "", 3)):
+            old.execute(
+                "INSERT INTO click_rollup (campaign_id, hour, dimension, value, clicks, unique_clicks, bot_clicks, "
+                "lander_clicks, lander_routed, cost) VALUES (1, ?, ?, ?, ?, ?, 0, 0, 0, ?)",
+                (stored, dimension, value, clicks, clicks, clicks * 50_000),
+            )
+            old.execute(
+                "INSERT INTO conversion_rollup (campaign_id, hour, dimension, value, approved, pending, rejected, "
+                "revenue, pending_revenue, cost) VALUES (1, ?, ?, ?, 1, 0, 0, ?, 0, 0)",
+                (stored, dimension, value, clicks * 1_000_000),
+            )
+    assert await migrate(url) == ["0007_sqlite_rollups_in_report_order"]
+    db = Database(url)
+    await db.open()
+    try:
+        # Two hours: the clicks below may fall in the next one.
+        window = {"since": hour, "until": hour + timedelta(hours=2)}
+
+        async def by_country() -> list[tuple]:
+            found = await report(db, [Dimension.COUNTRY], currency="USD", **window)
+            return [(row.values[Dimension.COUNTRY], row.stats.clicks, row.stats.revenue) for row in found.rows]
+
+        assert await by_country() == [("DE", 4, Decimal(4)), (None, 3, Decimal(3))]
+        await insert_clicks(db, 1, [{"country": "DE"}, {"country": "DE"}])
+        assert await by_country() == [("DE", 6, Decimal(4)), (None, 3, Decimal(3))]
+    finally:
+        await db.close()
