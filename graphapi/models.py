@@ -269,7 +269,8 @@ class Outbox(Model):
 # reports over millions of clicks read thousands of rows (graphapi/rollups.py).
 # `dimension` '' holds the campaign-hour totals; a missing value is ''.
 # On SQLite both tables are WITHOUT ROWID, keyed (dimension, hour, value,
-# campaign_id), with no `id` column (migration 0007): write them with SQL only.
+# campaign_id), with no `id` column (migration 0007), and have daily twins for
+# past days (graphapi.rollups.DAILY, migration 0008): write them with SQL only.
 class ClickRollup(Model):
     id = fields.BigIntField(primary_key=True)
     campaign_id = fields.IntField()

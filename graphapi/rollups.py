@@ -132,8 +132,20 @@ def add_clicks(source: str, where: str, postgres: bool) -> str:
     )
 
 
-_UPSERT_CLICKS = _upsert("click_rollup", CLICK_FIGURES)
-_UPSERT_CONVERSIONS = _upsert("conversion_rollup", CONVERSION_FIGURES)
+# SQLite also keeps the figures of past UTC days per day (migration 0008), so
+# a report over whole days reads a 24th of the rows; a daily row's `hour` is
+# its day's first. `rollup_days.until` is the first day they do not hold yet:
+# a write to an hour before it adds to that hour's day as well, and once a
+# day has passed its hours are added up into it (`roll_days`, run by the
+# click counter). Today's writes, nearly all of them, touch the hours only.
+# PostgreSQL reads hours (its report is within budget without).
+DAILY = {"click_rollup": "click_rollup_daily", "conversion_rollup": "conversion_rollup_daily"}
+_UNTIL = "SELECT until FROM rollup_days"
+_UPSERT_CLICKS = (_upsert("click_rollup", CLICK_FIGURES), _upsert(DAILY["click_rollup"], CLICK_FIGURES))
+_UPSERT_CONVERSIONS = (
+    _upsert("conversion_rollup", CONVERSION_FIGURES),
+    _upsert(DAILY["conversion_rollup"], CONVERSION_FIGURES),
+)
 Sums = dict[tuple, list[int]]
 
 
@@ -143,10 +155,57 @@ def _add(sums: Sums, key: tuple, figures: Sequence[int]) -> None:
         total[index] += amount
 
 
-async def _upsert_clicks(tx: Transaction, sums: Sums) -> None:
-    # In key order, as every statement adding to click_rollup takes its rows'
+def _in_key_order(sums: Sums) -> list[tuple]:
+    # In key order, as every statement adding to a rollup takes its rows'
     # locks: two processes adding to the same rows then queue, never deadlock.
-    await tx.executemany(_UPSERT_CLICKS, [(*key, *sums[key]) for key in sorted(sums)])
+    return [(*key, *sums[key]) for key in sorted(sums)]
+
+
+def day_of(hour: datetime | str) -> str:
+    """The UTC day of an hour (a datetime, or text as SQLite stores it), as
+    the daily rollups store it."""
+    text = hour if isinstance(hour, str) else hour.astimezone(timezone.utc).isoformat(sep=" ")
+    return text[:10] + " 00:00:00+00:00"
+
+
+async def _add_sums(tx: Transaction, upserts: tuple[str, str], sums: Sums) -> None:
+    hourly, daily = upserts
+    await tx.executemany(hourly, _in_key_order(sums))
+    if tx.postgres:
+        return
+    [(until,)] = await tx.fetch(_UNTIL)
+    days: Sums = {}
+    for (campaign_id, hour, dimension, value), figures in sums.items():
+        day = day_of(hour)
+        if day < until:  # a late change to a day already added up
+            _add(days, (campaign_id, day, dimension, value), figures)
+    if days:
+        await tx.executemany(daily, _in_key_order(days))
+
+
+async def days_until(db: Database) -> datetime:
+    """SQLite: the first UTC day the daily rollups do not hold."""
+    return datetime.fromisoformat((await db.fetch(_UNTIL))[0][0])
+
+
+async def roll_days(db: Database, until: datetime | None = None) -> None:
+    """SQLite: add up the hours of the days that have passed since the last
+    roll (of those before `until`, for tests) into the daily rollups."""
+    if db.postgres:
+        return
+    today = day_of(until or datetime.now(timezone.utc))
+    if (await db.fetch(_UNTIL))[0][0] >= today:
+        return
+    async with db.write() as tx:
+        if (await tx.fetch(_UNTIL))[0][0] >= today:
+            return  # another process did
+        for statement in _days_from_hours("(SELECT until FROM rollup_days)", f"'{today}'"):
+            await tx.execute(statement)
+        await tx.execute("UPDATE rollup_days SET until = ?", (today,))
+
+
+async def _upsert_clicks(tx: Transaction, sums: Sums) -> None:
+    await _add_sums(tx, _UPSERT_CLICKS, sums)
 
 
 def _click_figures(is_bot: bool, is_unique: bool, lander: str, cost: int, lander_clicks: int = 0) -> tuple:
@@ -271,7 +330,8 @@ async def _add_counted(tx: Transaction, sums: Sums, until: int) -> None:
 
 
 class ClickCounter:
-    """SQLite: `catch_up` every half second, so reads find little to count."""
+    """SQLite: `catch_up` every half second, so reads find little to count,
+    and `roll_days` once a day has passed."""
 
     EVERY = 0.5  # seconds
 
@@ -288,6 +348,7 @@ class ClickCounter:
             await asyncio.sleep(self.EVERY)
             try:
                 await catch_up(self._db)
+                await roll_days(self._db)
             except Exception:
                 log.warning("counting clicks into the rollups failed; the next round will try again", exc_info=True)
 
@@ -321,9 +382,43 @@ def _count_all(postgres: bool) -> list[str]:
 _ALL_COUNTED = "UPDATE rollup_mark SET last_click_id = (SELECT COALESCE(MAX(id), 0) FROM click)"
 
 
+def ordered_table(name: str, figures: Iterable[str]) -> str:
+    """SQLite: a rollup table kept in the order reports read it, WITHOUT ROWID
+    and keyed (dimension, hour, value, campaign_id) (migrations 0007, 0008)."""
+    return (
+        f'CREATE TABLE "{name}" ("campaign_id" INT NOT NULL, "hour" TIMESTAMP NOT NULL, '
+        '"dimension" VARCHAR(16) NOT NULL, "value" VARCHAR(255) NOT NULL, '
+        + "".join(f'"{figure}" BIGINT NOT NULL, ' for figure in figures)
+        + 'PRIMARY KEY ("dimension", "hour", "value", "campaign_id")) WITHOUT ROWID'
+    )
+
+
+def days_from_hours(hourly: str, figures: Iterable[str], start: str, end: str) -> list[str]:
+    """SQLite: SQL making the daily rows of `hourly`'s hours from `start` to
+    `end` (SQL expressions for UTC midnights) again from those hours."""
+    daily = DAILY[hourly]
+    figures = list(figures)
+    within = f"hour >= {start} AND hour < {end}"
+    return [
+        f"DELETE FROM {daily} WHERE {within}",
+        f"INSERT INTO {daily} (campaign_id, hour, dimension, value, {', '.join(figures)}) "
+        f"SELECT campaign_id, substr(hour, 1, 10) || ' 00:00:00+00:00', dimension, value, "
+        f"{', '.join(f'SUM({name})' for name in figures)} FROM {hourly} WHERE {within} GROUP BY 1, 2, 3, 4",
+    ]
+
+
+def _days_from_hours(start: str, end: str) -> list[str]:
+    return [
+        *days_from_hours("click_rollup", CLICK_FIGURES, start, end),
+        *days_from_hours("conversion_rollup", CONVERSION_FIGURES, start, end),
+    ]
+
+
 def rebuild(postgres: bool) -> list[str]:
     """SQL counting every click and conversion again (no parameters)."""
-    return _count_all(postgres) + ([] if postgres else [_ALL_COUNTED])
+    if postgres:
+        return _count_all(postgres)
+    return [*_count_all(postgres), _ALL_COUNTED, *_days_from_hours("''", "(SELECT until FROM rollup_days)")]
 
 
 def migrating_postgres(schema_editor) -> bool:
@@ -388,12 +483,12 @@ def count_conversion(
 
 
 def conversion_rows(sums: Sums) -> list[tuple]:
-    """Rows to add to conversion_rollup, in key order, as for clicks (_upsert_clicks)."""
-    return [(*key, *sums[key]) for key in sorted(sums)]
+    """Rows to add to conversion_rollup, in key order, as for clicks."""
+    return _in_key_order(sums)
 
 
 async def add_conversion_sums(tx: Transaction, sums: Sums) -> None:
-    await tx.executemany(_UPSERT_CONVERSIONS, conversion_rows(sums))
+    await _add_sums(tx, _UPSERT_CONVERSIONS, sums)
 
 
 # PostgreSQL: conversion_rows as arrays, for a statement that does more.

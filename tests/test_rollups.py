@@ -86,17 +86,24 @@ async def traffic(app, services) -> list[int]:
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Kyiv"])
 async def test_rollups_answer_exactly_as_the_raw_tables(app, services, zone):
     await traffic(app, services)
-    # A period on whole hours is answered from the rollups; one a second off
-    # them from the raw tables.
-    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=40)
-    end = start + timedelta(days=41)
-    for group_by in GROUPINGS:
-        rolled = await report(services.db, group_by, currency="USD", since=start, until=end, timezone_name=zone)
-        raw = await report(
-            services.db, group_by, currency="USD", since=start, until=end + timedelta(seconds=1), timezone_name=zone
-        )
-        assert rolled == raw, group_by
-        assert rolled.totals.clicks > 0 and rolled.totals.rejected_conversions >= 3
+    # SQLite: today is added up into the daily rollups, as it will be at
+    # midnight; what comes after adds to its hours and to its day.
+    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    await rollups.roll_days(services.db, until=midnight + timedelta(days=1))
+    await traffic(app, services)
+    # A period on whole hours is answered from the rollups (on whole UTC days,
+    # from SQLite's daily ones); one a second off them from the raw tables.
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    for start, end in ((hour - timedelta(days=40), hour + timedelta(days=1)),
+                       (hour.replace(hour=0) - timedelta(days=40), hour.replace(hour=0) + timedelta(days=2))):  # fmt: skip
+        for group_by in GROUPINGS:
+            rolled = await report(services.db, group_by, currency="USD", since=start, until=end, timezone_name=zone)
+            raw = await report(
+                services.db, group_by, currency="USD", since=start, until=end + timedelta(seconds=1),
+                timezone_name=zone,
+            )  # fmt: skip
+            assert rolled == raw, (group_by, start)
+            assert rolled.totals.clicks > 0 and rolled.totals.rejected_conversions >= 3
     assert (await services.db.fetch("SELECT COUNT(*) FROM click_rollup"))[0][0] > 0
 
 
@@ -164,13 +171,28 @@ async def test_sqlite_counts_new_clicks_without_being_asked(app, services):
 
 
 
+async def test_sqlite_adds_up_a_day_once_it_has_passed(app, services):
+    if services.db.postgres:
+        pytest.skip("PostgreSQL reports read hours only")
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert await rollups.days_until(services.db) == today
+    async with services.db.write() as tx:  # as if the server had been stopped since yesterday
+        await tx.execute("UPDATE rollup_days SET until = ?", [rollups.day_of(today - timedelta(days=1))])
+    for _ in range(50):  # 5 s at most
+        await asyncio.sleep(0.1)
+        if await rollups.days_until(services.db) == today:
+            return
+    pytest.fail("yesterday was not added up")
+
+
 async def test_an_upgraded_sqlite_database_keeps_its_rollups(tmp_path):
-    """Migration 0007 stores SQLite's rollups in report order: what they held
-    before is what reports read after, and new clicks are counted onto it."""
+    """Migrations 0007 and 0008 store SQLite's rollups in report order and add
+    up past days: what the rollups held before is what reports read after, by
+    hour and by day, and clicks counted later add to both."""
     path = tmp_path / "old.sqlite3"
     url = f"sqlite://{path}"
     await migrate(url, target="graphapi.0006_rollup_mark")
-    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
     stored = hour.isoformat(sep=" ")
     with sqlite3.connect(path) as old:
         old.execute(
@@ -189,19 +211,28 @@ async def test_an_upgraded_sqlite_database_keeps_its_rollups(tmp_path):
                 "revenue, pending_revenue, cost) VALUES (1, ?, ?, ?, 1, 0, 0, ?, 0, 0)",
                 (stored, dimension, value, clicks * 1_000_000),
             )
-    assert await migrate(url) == ["0007_sqlite_rollups_in_report_order"]
+    assert await migrate(url) == ["0007_sqlite_rollups_in_report_order", "0008_sqlite_daily_rollups"]
     db = Database(url)
     await db.open()
     try:
-        # Two hours: the clicks below may fall in the next one.
-        window = {"since": hour, "until": hour + timedelta(hours=2)}
 
-        async def by_country() -> list[tuple]:
-            found = await report(db, [Dimension.COUNTRY], currency="USD", **window)
-            return [(row.values[Dimension.COUNTRY], row.stats.clicks, row.stats.revenue) for row in found.rows]
+        async def by(dimension: Dimension, since: datetime, until: datetime) -> list[tuple]:
+            found = await report(db, [dimension], currency="USD", since=since, until=until)
+            return [(row.values[dimension], row.stats.clicks, row.stats.revenue) for row in found.rows]
 
-        assert await by_country() == [("DE", 4, Decimal(4)), (None, 3, Decimal(3))]
-        await insert_clicks(db, 1, [{"country": "DE"}, {"country": "DE"}])
-        assert await by_country() == [("DE", 6, Decimal(4)), (None, 3, Decimal(3))]
+        day = hour.replace(hour=0)
+        days = (day, day + timedelta(days=3))  # whole UTC days: the past one from the daily rollups
+        assert await by(Dimension.COUNTRY, hour, hour + timedelta(hours=1)) == [
+            ("DE", 4, Decimal(4)), (None, 3, Decimal(3))
+        ]  # fmt: skip
+        assert await by(Dimension.COUNTRY, *days) == [("DE", 4, Decimal(4)), (None, 3, Decimal(3))]
+        assert await by(Dimension.DAY, *days) == [(day.date(), 7, Decimal(7))]
+        # Counted after the migration, into a day already added up.
+        await insert_clicks(db, 1, [{"country": "DE", "created_at": hour}] * 2 + [{"country": "DE"}])
+        assert await by(Dimension.COUNTRY, hour, hour + timedelta(hours=1)) == [
+            ("DE", 6, Decimal(4)), (None, 3, Decimal(3))
+        ]  # fmt: skip
+        assert await by(Dimension.COUNTRY, *days) == [("DE", 7, Decimal(4)), (None, 3, Decimal(3))]
+        assert (await by(Dimension.DAY, *days))[0] == (day.date(), 9, Decimal(7))
     finally:
         await db.close()

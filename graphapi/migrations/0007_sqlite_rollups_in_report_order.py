@@ -12,7 +12,7 @@ is left out: nothing reads it. PostgreSQL keeps its tables as they are.
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 
-from graphapi.rollups import migrating_postgres
+from graphapi.rollups import migrating_postgres, ordered_table
 
 # The tables' figures as migration 0004 made them.
 FIGURES = {
@@ -25,10 +25,7 @@ KEY = ("campaign_id", "hour", "dimension", "value")
 def _statements(table: str, figures: tuple[str, ...]) -> list[str]:
     columns = ", ".join((*KEY, *figures))
     return [
-        f'CREATE TABLE "{table}_ordered" ("campaign_id" INT NOT NULL, "hour" TIMESTAMP NOT NULL, '
-        f'"dimension" VARCHAR(16) NOT NULL, "value" VARCHAR(255) NOT NULL, '
-        + "".join(f'"{name}" BIGINT NOT NULL, ' for name in figures)
-        + 'PRIMARY KEY ("dimension", "hour", "value", "campaign_id")) WITHOUT ROWID',
+        ordered_table(f"{table}_ordered", figures),
         f'INSERT INTO "{table}_ordered" ({columns}) SELECT {columns} FROM "{table}"',
         f'DROP TABLE "{table}"',
         f'ALTER TABLE "{table}_ordered" RENAME TO "{table}"',
