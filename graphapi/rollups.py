@@ -199,7 +199,7 @@ async def roll_days(db: Database, until: datetime | None = None) -> None:
     async with db.write() as tx:
         if (await tx.fetch(_UNTIL))[0][0] >= today:
             return  # another process did
-        for statement in _days_from_hours("(SELECT until FROM rollup_days)", f"'{today}'"):
+        for statement in _days_from_hours(f"({_UNTIL})", f"'{today}'"):
             await tx.execute(statement)
         await tx.execute("UPDATE rollup_days SET until = ?", (today,))
 
@@ -418,7 +418,7 @@ def rebuild(postgres: bool) -> list[str]:
     """SQL counting every click and conversion again (no parameters)."""
     if postgres:
         return _count_all(postgres)
-    return [*_count_all(postgres), _ALL_COUNTED, *_days_from_hours("''", "(SELECT until FROM rollup_days)")]
+    return [*_count_all(postgres), _ALL_COUNTED, *_days_from_hours("''", f"({_UNTIL})")]
 
 
 def migrating_postgres(schema_editor) -> bool:
