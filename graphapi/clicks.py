@@ -104,7 +104,7 @@ _INSERT_POSTGRES = (
 
 
 # The rows written, counted into the rollups by the same statement.
-INSERT_CLICKS_POSTGRES = f"WITH k AS ({_INSERT_POSTGRES} RETURNING *) " + rollups.add_clicks("k", "", True)
+INSERT_CLICKS_POSTGRES = rollups.count_written_clicks(f"{_INSERT_POSTGRES} RETURNING *")
 
 
 async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:

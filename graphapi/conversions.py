@@ -206,7 +206,7 @@ _WRITE_BACK_POSTGRES = (
     "original_currency, cost, updated_at, id) WHERE c.id = t.id), "
     "outbox AS (INSERT INTO outbox (created_at, conversion_id, previous_status, status, processed_at, attempts) "
     "SELECT t.*, NULL, 0 FROM unnest(?::timestamptz[], ?::bigint[], ?::text[], ?::text[]) AS t), "
-    f"rollup AS ({rollups.ADD_CONVERSION_ROWS_POSTGRES}), "
+    f"{rollups.ADD_CONVERSION_ROWS_POSTGRES}, "
     f"log AS (INSERT INTO postback ({_LOG_COLUMNS}) SELECT t.received_at, t.outcome, t.message, t.click_id, "
     "t.params::jsonb, t.remote_addr, t.conversion_id FROM unnest(?::timestamptz[], ?::text[], ?::text[], "
     "?::text[], ?::text[], ?::text[], ?::bigint[]) AS t(" + _LOG_COLUMNS + ")) "

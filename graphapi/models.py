@@ -269,8 +269,9 @@ class Outbox(Model):
 # reports over millions of clicks read thousands of rows (graphapi/rollups.py).
 # `dimension` '' holds the campaign-hour totals; a missing value is ''.
 # On SQLite both tables are WITHOUT ROWID, keyed (dimension, hour, value,
-# campaign_id), with no `id` column (migration 0007), and have daily twins for
-# past days (graphapi.rollups.DAILY, migration 0008): write them with SQL only.
+# campaign_id), with no `id` column (migration 0007). Both databases have daily
+# twins for past days, with no model (graphapi.rollups.DAILY, migrations 0008
+# and 0009): write them with SQL only.
 class ClickRollup(Model):
     id = fields.BigIntField(primary_key=True)
     campaign_id = fields.IntField()

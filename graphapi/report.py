@@ -386,10 +386,10 @@ def _rollup_dimension(plain, local: _LocalTime, since, until) -> str | None:
 _ROLLUP_CLICK_SUMS = rollups.CLICK_SUMS + ", SUM(k.lander_routed)"
 
 
-def _daily(db: Database, dimensions: Sequence[Dimension], local: _LocalTime, since, until) -> bool:
-    """Whether SQLite's daily rollups answer this report: no hours, a period
-    of whole UTC days, and days (if grouped by) in a zone at UTC throughout."""
-    if db.postgres or Dimension.HOUR in dimensions:
+def _daily(dimensions: Sequence[Dimension], local: _LocalTime, since, until) -> bool:
+    """Whether the daily rollups answer this report: no hours, a period of
+    whole UTC days, and days (if grouped by) in a zone at UTC throughout."""
+    if Dimension.HOUR in dimensions:
         return False
     if not all(moment is None or moment.astimezone(timezone.utc).time() == time() for moment in (since, until)):
         return False
@@ -431,7 +431,7 @@ async def _rollup_groups(
         )  # fmt: skip
         return [clicks, conversions]
 
-    if not _daily(db, dimensions, local, since, until):
+    if not _daily(dimensions, local, since, until):
         return await asyncio.gather(*part(False, since, until))
     # Past days from the daily rollups, the days they do not hold yet from the
     # hourly ones: the groups of both are added up like any others.

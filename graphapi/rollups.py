@@ -21,6 +21,9 @@ A report uses them when it groups by time, campaign and at most one of these
 dimensions, over whole hours of a zone whose offsets are whole hours
 (`graphapi/report.py`), and so do the campaign figures rules are given
 (`graphapi/stats.py`); anything else reads the raw tables.
+
+Past UTC days are also kept per day (DAILY, below), so a report over whole
+days reads a 24th of the rows.
 """
 
 from __future__ import annotations
@@ -85,10 +88,13 @@ def on_the_hour(*moments: datetime | None) -> bool:
     )
 
 
-def hour_of(column: str, postgres: bool) -> str:
-    """SQL for the UTC hour a time falls in, stored as the `hour` column is."""
+def hour_of(column: str, postgres: bool, unit: str = "hour") -> str:
+    """SQL for the UTC hour (or `unit` 'day') a time falls in, stored as the
+    `hour` column is."""
     if postgres:
-        return f"date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        return f"date_trunc('{unit}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    if unit == "day":
+        return f"substr({column}, 1, 10) || ' 00:00:00+00:00'"
     return f"substr({column}, 1, 13) || ':00:00+00:00'"  # times are stored as ISO text in UTC
 
 
@@ -114,33 +120,56 @@ def _upsert(table: str, figures: dict[str, str]) -> str:
     return f"{_into(table, figures)}VALUES ({', '.join('?' * (4 + len(figures)))}) {_adding(table, figures)}"
 
 
-_INTO_CLICK_ROLLUP = _into("click_rollup", CLICK_FIGURES)
-_ADD_ON_CONFLICT = _adding("click_rollup", CLICK_FIGURES)
-
-
-def add_clicks(source: str, where: str, postgres: bool) -> str:
-    """SQL adding the figures of the clicks `source` (aliased k) holds to the rollup."""
+def add_clicks(source: str, where: str, postgres: bool, daily: bool = False) -> str:
+    """SQL adding the figures of the clicks `source` (aliased k) holds to the
+    rollup; `daily`: those of days before `rollup_days.until` to the daily one."""
+    table = DAILY["click_rollup"] if daily else "click_rollup"
     names, value = _dimensions(CLICK_DIMENSIONS, VALUES)
     sums = ", ".join(f"SUM({sql})" for sql in CLICK_FIGURES.values())
-    # Rows in key order (byte order for text, as Python sorts): see _upsert_clicks.
+    unit = "hour"
+    if daily:
+        unit, where = "day", where + f" AND k.created_at < ({_UNTIL})"
+    # Rows in key order (byte order for text, as Python sorts): see _in_key_order.
     text_order = ' COLLATE "C"' if postgres else ""
     return (
-        f"{_INTO_CLICK_ROLLUP}SELECT k.campaign_id, {hour_of('k.created_at', postgres)}, d.name, {value}, {sums} "
-        f"FROM {source} CROSS JOIN ({names}) d WHERE k.route <> 'fallback'{where} "
+        f"{_into(table, CLICK_FIGURES)}SELECT k.campaign_id, {hour_of('k.created_at', postgres, unit)}, d.name, "
+        f"{value}, {sums} FROM {source} CROSS JOIN ({names}) d WHERE k.route <> 'fallback'{where} "
         f"GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, d.name{text_order}, {value}{text_order} "
-        f"{_ADD_ON_CONFLICT}"
+        f"{_adding(table, CLICK_FIGURES)}"
     )
 
 
-# SQLite also keeps the figures of past UTC days per day (migration 0008), so
-# a report over whole days reads a 24th of the rows; a daily row's `hour` is
-# its day's first. `rollup_days.until` is the first day they do not hold yet:
-# a write to an hour before it adds to that hour's day as well, and once a
-# day has passed its hours are added up into it (`roll_days`, run by the
-# click counter). Today's writes, nearly all of them, touch the hours only.
-# PostgreSQL reads hours (its report is within budget without).
+# PostgreSQL: one statement that writes rows into `cte` (aliased k, a WITH
+# query the statement begins with) and counts them into the rollups. The
+# daily rows wait for the hourly ones (they read what the hourly insert
+# returns): every writer adds to hours before days, so two never wait for
+# each other's rows.
+def count_written_clicks(cte: str) -> str:
+    hourly = add_clicks("k", "", True)
+    return f"WITH k AS ({cte}), rollup AS ({hourly} RETURNING 1) " + add_clicks(
+        "k", " AND (SELECT COUNT(*) FROM rollup) > 0", True, daily=True
+    )
+
+
+# The figures of past UTC days are kept per day as well (migrations 0008 and
+# 0009), so a report over whole days reads a 24th of the rows; a daily row's
+# `hour` is its day's first. `rollup_days.until` is the first day they do not
+# hold yet: a write to an hour before it adds to that hour's day as well, and
+# once a day has passed its hours are added up into it (`roll_days`, run by
+# RollupKeeper). Today's writes, nearly all of them, touch the hours only.
+#
+# A writer reads `until` after (or in the statement of) its hourly writes, and
+# the roll runs alone: SQLite has one writer at a time; on PostgreSQL the roll
+# locks rollup_days against every reader first, so a writer's statement that
+# reads it either ends before the roll begins (the roll then sees its hours)
+# or starts after it ends (and sees the new `until`: a statement's snapshot
+# is taken once its locks are held).
 DAILY = {"click_rollup": "click_rollup_daily", "conversion_rollup": "conversion_rollup_daily"}
 _UNTIL = "SELECT until FROM rollup_days"
+# PostgreSQL: how long the roll waits for the writers before it, holding up
+# those after it meanwhile; when it runs out, the next round tries again.
+ROLL_LOCK_WAIT = "200ms"
+_LOCK_NOT_AVAILABLE = "55P03"
 _UPSERT_CLICKS = (_upsert("click_rollup", CLICK_FIGURES), _upsert(DAILY["click_rollup"], CLICK_FIGURES))
 _UPSERT_CONVERSIONS = (
     _upsert("conversion_rollup", CONVERSION_FIGURES),
@@ -163,20 +192,26 @@ def _in_key_order(sums: Sums) -> list[tuple]:
 
 def day_of(hour: datetime | str) -> str:
     """The UTC day of an hour (a datetime, or text as SQLite stores it), as
-    the daily rollups store it."""
+    SQLite's daily rollups store it."""
     text = hour if isinstance(hour, str) else hour.astimezone(timezone.utc).isoformat(sep=" ")
     return text[:10] + " 00:00:00+00:00"
+
+
+def _day(hour: datetime | str, postgres: bool) -> datetime | str:
+    """The UTC day of an hour, as `until` and the daily rollups hold it."""
+    if postgres:
+        return as_datetime(hour).astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day_of(hour)
 
 
 async def _add_sums(tx: Transaction, upserts: tuple[str, str], sums: Sums) -> None:
     hourly, daily = upserts
     await tx.executemany(hourly, _in_key_order(sums))
-    if tx.postgres:
-        return
+    # Read after the hours are written: see DAILY.
     [(until,)] = await tx.fetch(_UNTIL)
     days: Sums = {}
     for (campaign_id, hour, dimension, value), figures in sums.items():
-        day = day_of(hour)
+        day = _day(hour, tx.postgres)
         if day < until:  # a late change to a day already added up
             _add(days, (campaign_id, day, dimension, value), figures)
     if days:
@@ -184,24 +219,31 @@ async def _add_sums(tx: Transaction, upserts: tuple[str, str], sums: Sums) -> No
 
 
 async def days_until(db: Database) -> datetime:
-    """SQLite: the first UTC day the daily rollups do not hold."""
-    return datetime.fromisoformat((await db.fetch(_UNTIL))[0][0])
+    """The first UTC day the daily rollups do not hold."""
+    return as_datetime((await db.fetch(_UNTIL))[0][0])
 
 
 async def roll_days(db: Database, until: datetime | None = None) -> None:
-    """SQLite: add up the hours of the days that have passed since the last
-    roll (of those before `until`, for tests) into the daily rollups."""
-    if db.postgres:
-        return
-    today = day_of(until or datetime.now(timezone.utc))
+    """Add up the hours of the days that have passed since the last roll (of
+    those before `until`, for tests) into the daily rollups."""
+    today = _day(until or datetime.now(timezone.utc), db.postgres)
     if (await db.fetch(_UNTIL))[0][0] >= today:
         return
-    async with db.write() as tx:
-        if (await tx.fetch(_UNTIL))[0][0] >= today:
-            return  # another process did
-        for statement in _days_from_hours(f"({_UNTIL})", f"'{today}'"):
-            await tx.execute(statement)
-        await tx.execute("UPDATE rollup_days SET until = ?", (today,))
+    try:
+        async with db.write() as tx:
+            if tx.postgres:  # see DAILY
+                await tx.execute(f"SET LOCAL lock_timeout = '{ROLL_LOCK_WAIT}'")
+                await tx.execute("LOCK TABLE rollup_days IN ACCESS EXCLUSIVE MODE")
+            if (await tx.fetch(_UNTIL))[0][0] >= today:
+                return  # another process did
+            for statement in _days_from_hours(f"({_UNTIL})", "?", tx.postgres):
+                await tx.execute(statement, (today,))
+            await tx.execute("UPDATE rollup_days SET until = ?", (today,))
+    except Exception as error:
+        if getattr(error, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        log.info("the day's rollups wait for busy writers; the next round will try again")
+
 
 
 async def _upsert_clicks(tx: Transaction, sums: Sums) -> None:
@@ -251,7 +293,8 @@ async def count_clicks_after(tx: Transaction, last_id: int) -> None:
     """Count the clicks above `last_id` that the writer added through the driver
     (tests' seeding): on PostgreSQL; SQLite counts them with the rest."""
     if tx.postgres:
-        await tx.execute(add_clicks("click k", " AND k.id > ?", True), (last_id,))
+        for daily in (False, True):  # hours first: see count_written_clicks
+            await tx.execute(add_clicks("click k", " AND k.id > ?", True, daily), (last_id,))
 
 
 _PROGRESS = f"SELECT ({_MARK}), (SELECT COALESCE(MAX(id), 0) FROM click)"
@@ -329,9 +372,9 @@ async def _add_counted(tx: Transaction, sums: Sums, until: int) -> None:
     await tx.execute("UPDATE rollup_mark SET last_click_id = ?", (until,))
 
 
-class ClickCounter:
-    """SQLite: `catch_up` every half second, so reads find little to count,
-    and `roll_days` once a day has passed."""
+class RollupKeeper:
+    """Every half second: on SQLite `catch_up`, so reads find little to
+    count; and `roll_days` once a day has passed."""
 
     EVERY = 0.5  # seconds
 
@@ -340,8 +383,7 @@ class ClickCounter:
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
-        if not self._db.postgres:
-            self._task = asyncio.create_task(self._run(), name="click-counter")
+        self._task = asyncio.create_task(self._run(), name="rollup-keeper")
 
     async def _run(self) -> None:
         while True:
@@ -350,7 +392,7 @@ class ClickCounter:
                 await catch_up(self._db)
                 await roll_days(self._db)
             except Exception:
-                log.warning("counting clicks into the rollups failed; the next round will try again", exc_info=True)
+                log.warning("keeping the rollups up failed; the next round will try again", exc_info=True)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -382,43 +424,48 @@ def _count_all(postgres: bool) -> list[str]:
 _ALL_COUNTED = "UPDATE rollup_mark SET last_click_id = (SELECT COALESCE(MAX(id), 0) FROM click)"
 
 
-def ordered_table(name: str, figures: Iterable[str]) -> str:
-    """SQLite: a rollup table kept in the order reports read it, WITHOUT ROWID
-    and keyed (dimension, hour, value, campaign_id) (migrations 0007, 0008)."""
+def ordered_table(name: str, figures: Iterable[str], postgres: bool = False) -> str:
+    """A rollup table keyed (dimension, hour, value, campaign_id), the order
+    reports read it in: on SQLite WITHOUT ROWID, so its rows are kept in that
+    order (migrations 0007 to 0009)."""
     return (
-        f'CREATE TABLE "{name}" ("campaign_id" INT NOT NULL, "hour" TIMESTAMP NOT NULL, '
+        f'CREATE TABLE "{name}" ("campaign_id" INT NOT NULL, "hour" TIMESTAMP{"TZ" if postgres else ""} NOT NULL, '
         '"dimension" VARCHAR(16) NOT NULL, "value" VARCHAR(255) NOT NULL, '
         + "".join(f'"{figure}" BIGINT NOT NULL, ' for figure in figures)
-        + 'PRIMARY KEY ("dimension", "hour", "value", "campaign_id")) WITHOUT ROWID'
+        + 'PRIMARY KEY ("dimension", "hour", "value", "campaign_id"))'
+        + ("" if postgres else " WITHOUT ROWID")
     )
 
 
-def days_from_hours(hourly: str, figures: Iterable[str], start: str, end: str) -> list[str]:
-    """SQLite: SQL making the daily rows of `hourly`'s hours from `start` to
-    `end` (SQL expressions for UTC midnights) again from those hours."""
+def days_from_hours(hourly: str, figures: Iterable[str], start: str, end: str, postgres: bool) -> list[str]:
+    """SQL making the daily rows of `hourly`'s hours from `start` to `end`
+    (SQL expressions for UTC midnights) again from those hours."""
     daily = DAILY[hourly]
     figures = list(figures)
     within = f"hour >= {start} AND hour < {end}"
     return [
         f"DELETE FROM {daily} WHERE {within}",
         f"INSERT INTO {daily} (campaign_id, hour, dimension, value, {', '.join(figures)}) "
-        f"SELECT campaign_id, substr(hour, 1, 10) || ' 00:00:00+00:00', dimension, value, "
+        f"SELECT campaign_id, {hour_of('hour', postgres, 'day')}, dimension, value, "
         f"{', '.join(f'SUM({name})' for name in figures)} FROM {hourly} WHERE {within} GROUP BY 1, 2, 3, 4",
     ]
 
 
-def _days_from_hours(start: str, end: str) -> list[str]:
+def _days_from_hours(start: str, end: str, postgres: bool) -> list[str]:
     return [
-        *days_from_hours("click_rollup", CLICK_FIGURES, start, end),
-        *days_from_hours("conversion_rollup", CONVERSION_FIGURES, start, end),
+        *days_from_hours("click_rollup", CLICK_FIGURES, start, end, postgres),
+        *days_from_hours("conversion_rollup", CONVERSION_FIGURES, start, end, postgres),
     ]
+
+
+# Before any day, as `hour` is stored.
+BEGINNING = {False: "''", True: "'-infinity'::timestamptz"}
 
 
 def rebuild(postgres: bool) -> list[str]:
     """SQL counting every click and conversion again (no parameters)."""
-    if postgres:
-        return _count_all(postgres)
-    return [*_count_all(postgres), _ALL_COUNTED, *_days_from_hours("''", f"({_UNTIL})")]
+    marked = [] if postgres else [_ALL_COUNTED]
+    return [*_count_all(postgres), *marked, *_days_from_hours(BEGINNING[postgres], f"({_UNTIL})", postgres)]
 
 
 def migrating_postgres(schema_editor) -> bool:
@@ -491,13 +538,21 @@ async def add_conversion_sums(tx: Transaction, sums: Sums) -> None:
     await _add_sums(tx, _UPSERT_CONVERSIONS, sums)
 
 
-# PostgreSQL: conversion_rows as arrays, for a statement that does more.
+# PostgreSQL: WITH queries adding conversion_rows, as arrays, to the rollups,
+# for a statement that does more; days wait for hours, as in count_written_clicks.
+_ROWS = ("campaign_id", "hour", "dimension", "value", *CONVERSION_FIGURES)
 ADD_CONVERSION_ROWS_POSTGRES = (
-    _into("conversion_rollup", CONVERSION_FIGURES)
-    + "SELECT * FROM unnest(?::int[], ?::timestamptz[], ?::text[], ?::text[], "
+    "rollup_rows AS (SELECT * FROM unnest(?::int[], ?::timestamptz[], ?::text[], ?::text[], "
     + ", ".join(["?::bigint[]"] * len(CONVERSION_FIGURES))
-    + ") "
-    + _adding("conversion_rollup", CONVERSION_FIGURES)
+    + f") AS r({', '.join(_ROWS)})), "
+    + f"rollup AS ({_into('conversion_rollup', CONVERSION_FIGURES)}SELECT * FROM rollup_rows "
+    + f"{_adding('conversion_rollup', CONVERSION_FIGURES)} RETURNING 1), "
+    + f"rollup_daily AS ({_into(DAILY['conversion_rollup'], CONVERSION_FIGURES)}"
+    + f"SELECT campaign_id, {hour_of('hour', True, 'day')}, dimension, value, "
+    + ", ".join(f"SUM({name})" for name in CONVERSION_FIGURES)
+    + f" FROM rollup_rows WHERE hour < ({_UNTIL}) AND (SELECT COUNT(*) FROM rollup) > 0 "
+    + 'GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, dimension COLLATE "C", value COLLATE "C" '
+    + f"{_adding(DAILY['conversion_rollup'], CONVERSION_FIGURES)})"
 )
 
 

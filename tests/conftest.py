@@ -29,7 +29,7 @@ POSTGRES_ADMIN = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("GRAPHAPI_TEST_REQUIRE_POSTGRES") == "1"
 TABLES = (
     "outbox", "rule_event", "postback", "conversion", "click", "rule", "lander", "offer",
-    "campaign", "api_key", "click_rollup", "conversion_rollup",
+    "campaign", "api_key", "click_rollup", "conversion_rollup", "click_rollup_daily", "conversion_rollup_daily",
 )  # fmt: skip
 
 
@@ -61,6 +61,21 @@ async def _drop_database(name: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_postgres() -> AsyncIterator[str]:
+    """A new PostgreSQL database for one test, dropped after it."""
+    name = f"graphapi_scratch_{uuid.uuid4().hex[:12]}"
+    reason = await _create_database(name)
+    if reason:
+        if REQUIRE_POSTGRES:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        yield postgres_url(name)
+    finally:
+        await _drop_database(name)
 
 
 def postgres_url(name: str) -> str:
@@ -95,6 +110,8 @@ async def _empty(url: str) -> None:
     connection = await asyncpg.connect(_dsn(url))
     try:
         await connection.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        # The daily rollups hold no day yet, as in a new database.
+        await connection.execute("UPDATE rollup_days SET until = date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
     finally:
         await connection.close()
 

@@ -5,6 +5,7 @@ postback and status paths."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import sqlite3
 from datetime import datetime, timedelta, timezone
@@ -16,11 +17,12 @@ from graphapi import rollups
 from graphapi.clicks import write_click_throughs
 from graphapi.conversion_status import set_status
 from graphapi.db import Database, SqliteWriter, migrate
+from graphapi.live import ConversionFeed
 from graphapi.models import Campaign, ConversionStatus, CostModel, Lander, Offer
-from graphapi.report import Dimension, report
+from graphapi.report import Dimension, Report, report
 from graphapi.sqlite_engine import PRAGMAS
 from graphapi.stats import campaign_stats
-from tests.conftest import http_client, make_campaign
+from tests.conftest import http_client, make_campaign, scratch_postgres
 from tests.seeding import insert_clicks, insert_conversion
 from tests.test_stats import BOT, HUMAN
 
@@ -171,13 +173,20 @@ async def test_sqlite_counts_new_clicks_without_being_asked(app, services):
 
 
 
-async def test_sqlite_adds_up_a_day_once_it_has_passed(app, services):
-    if services.db.postgres:
-        pytest.skip("PostgreSQL reports read hours only")
+def _stored_day(db: Database, day: datetime) -> datetime | str:
+    """A day as rollup_days.until holds it."""
+    return day if db.postgres else rollups.day_of(day)
+
+
+async def _set_until(db: Database, day: datetime) -> None:
+    async with db.write() as tx:
+        await tx.execute("UPDATE rollup_days SET until = ?", [_stored_day(db, day)])
+
+
+async def test_a_day_is_added_up_once_it_has_passed(app, services):
     today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     assert await rollups.days_until(services.db) == today
-    async with services.db.write() as tx:  # as if the server had been stopped since yesterday
-        await tx.execute("UPDATE rollup_days SET until = ?", [rollups.day_of(today - timedelta(days=1))])
+    await _set_until(services.db, today - timedelta(days=1))  # as if the server had been stopped since yesterday
     for _ in range(50):  # 5 s at most
         await asyncio.sleep(0.1)
         if await rollups.days_until(services.db) == today:
@@ -185,33 +194,135 @@ async def test_sqlite_adds_up_a_day_once_it_has_passed(app, services):
     pytest.fail("yesterday was not added up")
 
 
-async def test_an_upgraded_sqlite_database_keeps_its_rollups(tmp_path):
-    """Migrations 0007 and 0008 store SQLite's rollups in report order and add
-    up past days: what the rollups held before is what reports read after, by
-    hour and by day, and clicks counted later add to both."""
-    path = tmp_path / "old.sqlite3"
-    url = f"sqlite://{path}"
-    await migrate(url, target="graphapi.0006_rollup_mark")
-    hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
-    stored = hour.isoformat(sep=" ")
-    with sqlite3.connect(path) as old:
-        old.execute(
-            "INSERT INTO campaign (name, status, cost_model, cost_value, currency, source_whitelist, "
-            "source_blacklist, created_at, updated_at) VALUES ('c', 'active', 'none', 0, 'USD', '[]', '[]', ?, ?)",
-            (stored, stored),
+async def _days_match_hours(db: Database, since: datetime, until: datetime) -> Report:
+    """A report over whole days (from the daily rollups) says what the raw tables say."""
+    rolled = await report(db, [Dimension.DAY, Dimension.COUNTRY], currency="USD", since=since, until=until)
+    raw = await report(
+        db, [Dimension.DAY, Dimension.COUNTRY], currency="USD", since=since, until=until + timedelta(seconds=1)
+    )
+    assert rolled == raw
+    return rolled
+
+
+async def test_a_day_is_added_up_with_a_write_to_it_under_way(database_url):
+    """A change to yesterday's figures, while yesterday is not added up yet,
+    goes to its hours only; the roll of yesterday waits for it (on PostgreSQL it
+    gives up after a while and the next round tries again), so it counts it."""
+    db = Database(database_url)
+    await db.open()
+    try:
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        yesterday = today - timedelta(days=1)
+        await _set_until(db, yesterday)
+        campaign = await Campaign.create(name="c", cost_model=CostModel.NONE, cost_value=Decimal(0))
+        [click] = await insert_clicks(db, campaign.id, [{"created_at": yesterday + timedelta(hours=5), "country": "DE"}])
+        conversion = await insert_conversion(
+            db, click, status="pending", payout=Decimal(4), created_at=yesterday + timedelta(hours=6)
         )
-        for dimension, value, clicks in (("", "", 7), ("country", "DE", 4), ("country", "", 3)):
-            old.execute(
-                "INSERT INTO click_rollup (campaign_id, hour, dimension, value, clicks, unique_clicks, bot_clicks, "
-                "lander_clicks, lander_routed, cost) VALUES (1, ?, ?, ?, ?, ?, 0, 0, 0, ?)",
-                (stored, dimension, value, clicks, clicks, clicks * 50_000),
-            )
-            old.execute(
-                "INSERT INTO conversion_rollup (campaign_id, hour, dimension, value, approved, pending, rejected, "
-                "revenue, pending_revenue, cost) VALUES (1, ?, ?, ?, 1, 0, 0, ?, 0, 0)",
-                (stored, dimension, value, clicks * 1_000_000),
-            )
-    assert await migrate(url) == ["0007_sqlite_rollups_in_report_order", "0008_sqlite_daily_rollups"]
+        lock = " FOR UPDATE" if db.postgres else ""
+        async with db.write() as tx:  # what set_status does, held open
+            [before] = await tx.fetch(f"SELECT status, payout, cost FROM conversion WHERE id = ?{lock}", [conversion])
+            await tx.execute("UPDATE conversion SET status = 'approved' WHERE id = ?", [conversion])
+            await rollups.add_conversion_changes(tx, {conversion: before})
+            rolling = asyncio.create_task(rollups.roll_days(db))
+            await asyncio.sleep(0.5)
+            assert await rollups.days_until(db) == yesterday  # not added up without it
+        await rolling
+        await rollups.roll_days(db)
+        assert await rollups.days_until(db) == today
+        found = await _days_match_hours(db, yesterday, today)
+        assert (found.totals.clicks, found.totals.conversions, found.totals.revenue) == (1, 1, Decimal(4))
+    finally:
+        await db.close()
+
+
+async def test_late_changes_while_a_day_is_added_up_are_all_counted(database_url):
+    """Status changes to yesterday's conversions, on several connections at
+    once, while yesterday is added up: each lands in its day exactly once."""
+    db = Database(database_url)
+    await db.open()
+    try:
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        yesterday = today - timedelta(days=1)
+        campaign = await Campaign.create(name="c", cost_model=CostModel.NONE, cost_value=Decimal(0))
+        moments = [yesterday + timedelta(hours=hour) for hour in range(0, 24, 2)]
+        clicks = await insert_clicks(db, campaign.id, [{"created_at": moment, "country": "UA"} for moment in moments])
+        conversions = [
+            await insert_conversion(db, click, status="pending", payout=Decimal(1), created_at=moment)
+            for click, moment in zip(clicks, moments)
+        ]
+        feed = ConversionFeed(db)
+        rng = random.Random(3)
+        for round_ in range(6):
+            await _set_until(db, yesterday)  # yesterday is to be added up again
+            status = [ConversionStatus.APPROVED, ConversionStatus.REJECTED][round_ % 2]
+            changes = [set_status(db, feed, conversion, status) for conversion in conversions]
+            changes.insert(rng.randrange(len(changes) + 1), rollups.roll_days(db))
+            await asyncio.gather(*changes)
+            await rollups.roll_days(db)  # if PostgreSQL's roll gave up, waiting for the writers
+            assert await rollups.days_until(db) == today
+            found = await _days_match_hours(db, yesterday, today)
+            expected = len(conversions) if status is ConversionStatus.APPROVED else 0
+            assert (found.totals.clicks, found.totals.conversions) == (len(clicks), expected)
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_an_upgraded_database_keeps_its_rollups(tmp_path, kind):
+    """Migrations 0007 and 0008 store SQLite's rollups in report order and add
+    up past days, as 0009 does on PostgreSQL: what the rollups held before is
+    what reports read after, by hour and by day, and clicks counted later add
+    to both."""
+    async with contextlib.AsyncExitStack() as stack:
+        if kind == "sqlite":
+            url, before = f"sqlite://{tmp_path / 'old.sqlite3'}", "graphapi.0006_rollup_mark"
+            upgrade = ["0007_sqlite_rollups_in_report_order", "0008_sqlite_daily_rollups", "0009_postgres_daily_rollups"]
+        else:
+            url, before = await stack.enter_async_context(scratch_postgres()), "graphapi.0008_sqlite_daily_rollups"
+            upgrade = ["0009_postgres_daily_rollups"]
+        await migrate(url, target=before)
+        hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
+        await _write_old_rollups(url, hour)
+        assert await migrate(url) == upgrade
+        await _reads_as_before(url, hour)
+
+
+async def _write_old_rollups(url: str, hour: datetime) -> None:
+    """A campaign, and its figures of one hour in the rollups of a database
+    not yet upgraded."""
+    stored = hour.isoformat(sep=" ")  # SQLite's times are text
+    statements = [(
+        "INSERT INTO campaign (name, status, cost_model, cost_value, currency, source_whitelist, "
+        "source_blacklist, created_at, updated_at) VALUES ('c', 'active', 'none', 0, 'USD', '[]', '[]', ?, ?)",
+        (stored, stored),
+    )]  # fmt: skip
+    for dimension, value, clicks in (("", "", 7), ("country", "DE", 4), ("country", "", 3)):
+        statements += [(
+            "INSERT INTO click_rollup (campaign_id, hour, dimension, value, clicks, unique_clicks, bot_clicks, "
+            "lander_clicks, lander_routed, cost) VALUES (1, ?, ?, ?, ?, ?, 0, 0, 0, ?)",
+            (stored, dimension, value, clicks, clicks, clicks * 50_000),
+        ), (
+            "INSERT INTO conversion_rollup (campaign_id, hour, dimension, value, approved, pending, rejected, "
+            "revenue, pending_revenue, cost) VALUES (1, ?, ?, ?, 1, 0, 0, ?, 0, 0)",
+            (stored, dimension, value, clicks * 1_000_000),
+        )]  # fmt: skip
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite://")) as old:
+            for sql, params in statements:
+                old.execute(sql, params)
+        return
+    db = Database(url)  # the models are as they were at 0008
+    await db.open()
+    try:
+        async with db.write() as tx:
+            for sql, params in statements:
+                await tx.execute(sql, [hour if param == stored else param for param in params])
+    finally:
+        await db.close()
+
+
+async def _reads_as_before(url: str, hour: datetime) -> None:
     db = Database(url)
     await db.open()
     try:

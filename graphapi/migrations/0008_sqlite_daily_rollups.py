@@ -1,7 +1,7 @@
 """On SQLite, the rollups' figures of past UTC days per day as well as per
 hour (graphapi.rollups.DAILY): a report over whole days reads a 24th of the
-rows. Made from the hourly rows of the days before today; PostgreSQL has no
-such tables."""
+rows. Made from the hourly rows of the days before today; PostgreSQL has its
+own in migration 0009."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -26,7 +26,7 @@ async def add_days(apps, schema_editor) -> None:
     ]
     for hourly, figures in FIGURES.items():
         # Kept as migration 0007 keeps the hourly tables; `hour` is the day's first.
-        statements += [ordered_table(DAILY[hourly], figures), *days_from_hours(hourly, figures, "''", UNTIL)]
+        statements += [ordered_table(DAILY[hourly], figures), *days_from_hours(hourly, figures, "''", UNTIL, False)]
     for statement in statements:
         # In the migration's transaction (execute_script would commit it).
         await schema_editor.client.execute_query(statement)
