@@ -33,7 +33,8 @@ _COLUMNS = (
     "cost",
 )  # fmt: skip
 SELECT_CLICKS = f"SELECT {', '.join(_COLUMNS)} FROM click"
-_FIELDS = ("pk", *_COLUMNS[1:])  # Click's field for each column
+# Click's field for each column.
+_FIELDS = tuple({"id": "pk", "params": "stored_params"}.get(column, column) for column in _COLUMNS)
 
 
 @strawberry.type
@@ -76,12 +77,14 @@ class Click(Traffic):
     user_agent: str | None
     device_type: DeviceType
     referrer: str | None
-    params: JSON
+    # Parsed only when asked for: a page of clicks seldom does.
+    params: JSON = strawberry.field(resolver=lambda root: json.loads(root.stored_params))
     is_unique: bool
     is_bot: bool
     cost: Decimal
     pk: strawberry.Private[int]
     campaign_id: strawberry.Private[int]
+    stored_params: strawberry.Private[str]  # JSON text, as either database gives it
 
     @classmethod
     def of(cls, row: Sequence[Any]) -> Click:
@@ -89,7 +92,6 @@ class Click(Traffic):
         values = dict(zip(_FIELDS, row, strict=True))
         values["created_at"] = as_datetime(values["created_at"])
         values["device_type"] = models.DeviceType(values["device_type"])
-        values["params"] = json.loads(values["params"])
         values["is_unique"] = bool(values["is_unique"])
         values["is_bot"] = bool(values["is_bot"])
         values["cost"] = from_micros(values["cost"])

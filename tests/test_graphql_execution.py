@@ -29,6 +29,12 @@ class Thing:
     def loud(self) -> str:
         return self.name.upper()
 
+    @strawberry.field
+    async def later(self) -> str:
+        if self.nickname == "boom":
+            raise ValueError("boom")
+        return self.name
+
 
 GOOD = Thing(name="a", nickname=None, size=1, when=datetime(2026, 1, 2, tzinfo=timezone.utc),
              colour=Colour.RED, tags=["x"])  # fmt: skip
@@ -41,11 +47,35 @@ WRONG = [
 ]
 
 
+LATE = Thing(name="f", nickname="boom", size=1, when=GOOD.when, colour=None, tags=[])  # its `later` fails
+
+
+@strawberry.type
+class Box:
+    thing: Thing
+    maybe: Thing | None
+
+
+# An object in a plain field: fine, null, or failing in a field of its own,
+# synchronously or not, where the object may be null and where it may not.
+BOXES = [Box(thing=GOOD, maybe=GOOD), Box(thing=GOOD, maybe=None), Box(thing=WRONG[0], maybe=GOOD),
+         Box(thing=GOOD, maybe=WRONG[0]), Box(thing=None, maybe=GOOD), Box(thing=LATE, maybe=GOOD),
+         Box(thing=GOOD, maybe=LATE), Box(thing=GOOD, maybe=WRONG[1])]  # fmt: skip
+
+
 @strawberry.type
 class Query:
     @strawberry.field
     def things(self) -> list[Thing | None]:
         return [GOOD, *WRONG, GOOD]
+
+    @strawberry.field
+    def boxes(self) -> list[Box | None]:
+        return BOXES
+
+    @strawberry.field
+    def box(self) -> Box:
+        return BOXES[5]
 
     @strawberry.field
     def first(self) -> Thing | None:
@@ -56,6 +86,8 @@ QUERY = """{
   things { name nickname size when colour tags loud alias: size __typename }
   plain: things { name nickname size when colour }
   first { nickname name }
+  boxes { thing { name later } maybe { name size later } }
+  synchronous: boxes { thing { name } maybe { size } }
 }"""
 
 
@@ -82,3 +114,17 @@ async def test_plain_fields_answer_as_strawberry_does():
     assert data["plain"][0] == {key: data["things"][0][key] for key in ("name", "nickname", "size", "when", "colour")}
     assert data["plain"][1:5] == [None] * 4 and data["plain"][5]["colour"] is None
     assert data["first"] is None
+    # A failing non-null field nulls its object; a failing object, where it
+    # may not be null, its box.
+    assert data["boxes"][:2] == [{"thing": {"name": "a", "later": "a"}, "maybe": {"name": "a", "size": 1, "later": "a"}},
+                                 {"thing": {"name": "a", "later": "a"}, "maybe": None}]  # fmt: skip
+    assert data["boxes"][2] is None and data["boxes"][3]["maybe"] is None and data["boxes"][4:6] == [None, None]
+    assert data["boxes"][6]["maybe"] is None and data["boxes"][7]["maybe"] is None
+    assert data["synchronous"][7] == {"thing": {"name": "a"}, "maybe": None}
+
+
+async def test_a_failing_object_where_nothing_may_be_null_nulls_the_answer():
+    query = "{ box { thing { later } } }"
+    ours = outcome(await schema.Schema(query=Query).execute(query))
+    assert ours == outcome(await strawberry.Schema(query=Query).execute(query))
+    assert ours[0] is None and ours[1][0][:2] == ("boom", ("box", "thing", "later"))
