@@ -208,12 +208,11 @@ async def _add_sums(tx: Transaction, upserts: tuple[str, str], sums: Sums) -> No
     hourly, daily = upserts
     await tx.executemany(hourly, _in_key_order(sums))
     # Read after the hours are written: see DAILY.
-    [(until,)] = await tx.fetch(_UNTIL)
+    until = as_datetime((await tx.fetch(_UNTIL))[0][0])
     days: Sums = {}
     for (campaign_id, hour, dimension, value), figures in sums.items():
-        day = _day(hour, tx.postgres)
-        if day < until:  # a late change to a day already added up
-            _add(days, (campaign_id, day, dimension, value), figures)
+        if as_datetime(hour) < until:  # a late change to a day already added up
+            _add(days, (campaign_id, _day(hour, tx.postgres), dimension, value), figures)
     if days:
         await tx.executemany(daily, _in_key_order(days))
 
