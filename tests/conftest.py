@@ -63,15 +63,19 @@ async def _drop_database(name: str) -> None:
         await admin.close()
 
 
+def _unreachable(reason: str) -> None:
+    if REQUIRE_POSTGRES:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 @contextlib.asynccontextmanager
 async def scratch_postgres() -> AsyncIterator[str]:
     """A new PostgreSQL database for one test, dropped after it."""
     name = f"graphapi_scratch_{uuid.uuid4().hex[:12]}"
     reason = await _create_database(name)
     if reason:
-        if REQUIRE_POSTGRES:
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _unreachable(reason)
     try:
         yield postgres_url(name)
     finally:
@@ -95,9 +99,7 @@ def postgres_database() -> str:
     name = f"graphapi_test_{os.getpid()}"
     reason = _run(_create_database(name))
     if reason:
-        if REQUIRE_POSTGRES:
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _unreachable(reason)
     url = postgres_url(name)
     _run(migrate(url))
     yield url
