@@ -10,19 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
-
-from ulid import PureRandomPolicy, ULIDGenerator
 
 from graphapi import rollups, visitor
 from graphapi.db import Transaction
 from graphapi.group_commit import WriteFailed
 from graphapi.hot_paths import plain
 from graphapi.models import Route
-from graphapi.money import parse_amount, to_micros
+from graphapi.money import parse_amount
 from graphapi.routing import CampaignRoute, Target, destination
 
 log = logging.getLogger(__name__)
@@ -41,33 +40,27 @@ MAX_PARAM_NAME = 64
 MAX_CAMPAIGN_ID = 2**31 - 1
 
 
-class _Entropy:
-    """Bytes from the OS's CSPRNG, read a page at a time: one getrandom() call
-    per 400 clicks instead of one each."""
-
-    def __init__(self) -> None:
-        self._pid = 0
-        self._buffer = memoryview(b"")
-
-    def take(self, size: int) -> bytes:
-        if len(self._buffer) < size or self._pid != os.getpid():  # never share across fork
-            self._pid = os.getpid()
-            self._buffer = memoryview(os.urandom(4096))
-        chunk, self._buffer = self._buffer[:size], self._buffer[size:]
-        return bytes(chunk)
-
-
-_entropy = _Entropy()
-# Fresh randomness for every id: python-ulid's default generator makes the ids
-# of one millisecond consecutive, and so guessable from one another.
-_ulids = ULIDGenerator(randomness=lambda _: _entropy.take(10), policy=PureRandomPolicy())
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# A random byte as a base32 digit: its low 5 bits, uniform since 32 divides 256.
+_DIGIT_OF_BYTE = bytes(ord(CROCKFORD[byte % 32]) for byte in range(256))
+_stamp: tuple[int, str] = (0, "")
 
 
 def new_click_id() -> str:
     """A ULID (26 chars): the time in milliseconds, then 80 bits from the OS's
     CSPRNG. Unguessable, and in time order, so a new click's id goes to the end
-    of the click_id index rather than to a random page of it."""
-    return str(_ulids.generate())
+    of the click_id index rather than to a random page of it.
+
+    Written out here because python-ulid's generator took 4 µs a click (its
+    base32 is a Python loop): a millisecond's ten digits are worked out once,
+    and the sixteen random digits are 16 random bytes turned into digits in C
+    (0.6 µs in all). The tests decode the ids with python-ulid.
+    """
+    global _stamp
+    millisecond = time.time_ns() // 1_000_000
+    if _stamp[0] != millisecond:
+        _stamp = (millisecond, "".join(CROCKFORD[(millisecond >> shift) & 31] for shift in range(45, -1, -5)))
+    return _stamp[1] + os.urandom(16).translate(_DIGIT_OF_BYTE).decode()
 
 
 # The columns a click row (a tuple, built by ClickEndpoint) holds, in order, with
@@ -268,7 +261,7 @@ class ClickEndpoint:
             kind.value, now, ip, user_agent, visitor_key, country, device.device_type.value,
             device.os, device.browser, referrer, source, creative, *subs.values(),
             json.dumps(params, ensure_ascii=False) if params else "{}", query.truncated,
-            device.is_bot, to_micros(cost), now - self.unique_window,
+            device.is_bot, cost, now - self.unique_window,
         )  # fmt: skip
         try:
             await services.clicks.submit(row)

@@ -17,6 +17,7 @@ from itertools import accumulate
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from graphapi.models import Campaign, CampaignStatus, CostModel
+from graphapi.money import to_micros
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +69,18 @@ class CampaignRoute:
     id: int
     status: CampaignStatus
     cost_model: CostModel
-    cost_value: Decimal
     fallback_url: str | None
     blacklist: frozenset[str]
     offers: Rotation
     landers: Rotation
+    # Micros a click costs when it names no cost of its own: worked out once.
+    fixed_click_cost: int
 
-    def click_cost(self, dynamic_cost: Decimal | None) -> Decimal:
-        if self.cost_model is CostModel.CPC:
-            return dynamic_cost if dynamic_cost is not None else self.cost_value
-        if self.cost_model is CostModel.CPM:
-            return self.cost_value / 1000
-        return Decimal(0)  # NONE; CPA and REVSHARE accrue on conversions
+    def click_cost(self, dynamic_cost: Decimal | None) -> int:
+        """What a click costs, in micros; a dynamic `cost` applies to CPC only."""
+        if dynamic_cost is not None and self.cost_model is CostModel.CPC:
+            return to_micros(dynamic_cost)
+        return self.fixed_click_cost
 
     def accepts(self, source: str | None) -> bool:
         """Whether a click is routed to the campaign's landers and offers."""
@@ -94,11 +95,11 @@ async def load_route(campaign_id: int) -> CampaignRoute | None:
     campaign = await Campaign.get_or_none(id=campaign_id).prefetch_related("offers", "landers")
     if campaign is None:
         return None
+    cost_model = CostModel(campaign.cost_model)
     return CampaignRoute(
         id=campaign.id,
         status=CampaignStatus(campaign.status),
-        cost_model=CostModel(campaign.cost_model),
-        cost_value=campaign.cost_value,
+        cost_model=cost_model,
         fallback_url=campaign.fallback_url,
         blacklist=frozenset(campaign.source_blacklist or ()),
         offers=Rotation(
@@ -107,7 +108,16 @@ async def load_route(campaign_id: int) -> CampaignRoute | None:
         landers=Rotation(
             [(Target(lp.id, lp.url), lp.weight) for lp in campaign.landers if lp.active]
         ),
+        fixed_click_cost=to_micros(_fixed_click_cost(cost_model, campaign.cost_value)),
     )
+
+
+def _fixed_click_cost(cost_model: CostModel, cost_value: Decimal) -> Decimal:
+    if cost_model is CostModel.CPC:
+        return cost_value
+    if cost_model is CostModel.CPM:
+        return cost_value / 1000
+    return Decimal(0)  # NONE; CPA and REVSHARE accrue on conversions
 
 
 class CampaignCache:
@@ -221,6 +231,11 @@ def _compile(template: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+# Values made of these characters are the same percent-encoded: most are
+# (click ids, numbers, countries), and quote() is a Python function.
+_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9_.~-]").search
+
+
 def destination(template: str, values: dict[str, str | None]) -> str:
     """A stored URL with its macros replaced by URL-encoded values, and
     `click_id` appended when the URL has no `{click_id}` macro.
@@ -230,5 +245,6 @@ def destination(template: str, values: dict[str, str | None]) -> str:
     """
     out = list(_compile(template))
     for index in range(1, len(out), 2):
-        out[index] = quote(values.get(out[index]) or "", safe="")
+        value = values.get(out[index]) or ""
+        out[index] = quote(value, safe="") if _NEEDS_QUOTING(value) else value
     return "".join(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -355,6 +355,14 @@ async def test_invalid_utf8_and_percent_garbage(client, services):
     assert click.subid == "\ufffd\ufffd"
 
 
+async def test_macro_values_are_percent_encoded_unless_plain(client, services):
+    campaign = await make_campaign(services, offers=(("https://offer.test/p?a={sub1}&b={sub2}&c={subid}", 100),))
+    query = urlencode({"sub1": "Az09-_.~", "sub2": "a b/é&=?#%", "subid": ""})
+    response = await client.get(f"/click?campaign_id={campaign.id}&{query}")
+    location = response.headers["location"]
+    assert location.startswith("https://offer.test/p?a=Az09-_.~&b=a%20b%2F%C3%A9%26%3D%3F%23%25&c=&click_id=")
+
+
 OPEN_REDIRECTS = [
     "url=https://evil.test",
     "subid=//evil.test",
@@ -394,6 +402,10 @@ async def test_click_ids_are_unique_and_unguessable():
     # ULIDs: the time, then 80 random bits (16 characters of Crockford's base32).
     assert all(len(i) == 26 and i.isalnum() and i.isupper() for i in ids)
     assert abs(ULID.from_str(ids[-1]).datetime - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    assert all(str(ULID.from_str(i)) == i for i in ids[:1000])  # valid ULIDs, as a ULID library reads them
+    # Every digit of the random part is used, about equally (80 random bits).
+    digits = Counter("".join(i[10:] for i in ids))
+    assert len(digits) == 32 and max(digits.values()) < 1.1 * min(digits.values())
     assert ids == sorted(ids, key=lambda i: i[:10])  # in time order
     # Ids of the same millisecond do not follow from one another.
     randoms = [i[10:] for i in ids]
