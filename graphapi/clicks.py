@@ -14,12 +14,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from urllib.parse import unquote
 
 from graphapi import rollups, visitor
 from graphapi.db import Transaction
 from graphapi.group_commit import WriteFailed
-from graphapi.hot_paths import plain
+from graphapi.hot_paths import plain, query_pairs
 from graphapi.models import Route
 from graphapi.money import parse_amount
 from graphapi.routing import CampaignRoute, Target, destination
@@ -118,26 +117,15 @@ async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:
     return [None] * len(rows)
 
 
-def _unquote(text: str) -> str:
-    text = unquote(text.replace("+", " "), errors="replace")
-    return text.replace("\x00", "") if "\x00" in text else text
-
-
 class Query:
     """The query string of a click: first value of each name, cut to size."""
 
     def __init__(self, raw: bytes) -> None:
-        # What parse_qsl does, at a fraction of its cost: most parts need no unquoting.
         self.values: dict[str, str] = {}
         self.truncated = False
-        text = raw.decode("utf-8", "replace").replace("\x00", "")
-        for part in text.split("&"):
-            if part:
-                name, _, value = part.partition("=")
-                if "%" in part or "+" in part:
-                    name, value = _unquote(name), _unquote(value)
-                if name not in self.values:
-                    self.values[name] = value
+        for name, value in query_pairs(raw.decode("utf-8", "replace")):
+            if name not in self.values:
+                self.values[name] = value
 
     def get(self, name: str, limit: int = MAX_VALUE) -> str | None:
         value = self.values.get(name)

@@ -1,17 +1,41 @@
-"""The hot paths' plain ASGI plumbing: answers sent without Response objects,
-and the wrapper that serves an endpoint outside starlette's middleware."""
+"""The hot paths' plain ASGI plumbing: query strings parsed and answers sent
+without Request or Response objects, and the wrapper that serves an endpoint
+outside starlette's middleware."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[bytes, bytes]]
+# One encoder for every answer: json.dumps builds a new one for each call
+# given options.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _unquote(text: str) -> str:
+    text = unquote(text.replace("+", " "), errors="replace")
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def query_pairs(text: str) -> Iterator[tuple[str, str]]:
+    """The (name, value) pairs of a query string or form, blank values kept and
+    NULs dropped: what parse_qsl gives, at a fraction of its cost, since most
+    parts need no unquoting."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    for part in text.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            if "%" in part or "+" in part:
+                name, value = _unquote(name), _unquote(value)
+            yield name, value
 
 
 async def answer(send, status: int, body: bytes, content_type: bytes, headers: Headers = ()) -> None:
@@ -35,7 +59,7 @@ async def plain(send, status: int, text: str, headers: Headers = ()) -> None:
 
 
 async def json_answer(send, status: int, content: dict[str, Any], headers: Headers = ()) -> None:
-    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+    body = _JSON.encode(content).encode()
     await answer(send, status, body, b"application/json", headers)
 
 

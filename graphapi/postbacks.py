@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 
@@ -32,7 +31,7 @@ from graphapi.conversions import (
 )
 from graphapi.events import ConversionInfo, ReceivedConversion, campaign_info, click_info
 from graphapi.group_commit import WriteFailed
-from graphapi.hot_paths import json_answer
+from graphapi.hot_paths import json_answer, query_pairs
 from graphapi.models import Click, Conversion, ConversionStatus, PostbackOutcome
 from graphapi.money import parse_amount
 from graphapi.statuses import parse_status
@@ -97,11 +96,8 @@ def _storable(text: str) -> str:
 
 
 def _query_pairs(raw: bytes | str) -> list[tuple[str, str]]:
-    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
-    return [
-        (_storable(name), _storable(value))
-        for name, value in parse_qsl(text, keep_blank_values=True, errors="replace")
-    ]
+    # Storable as they are: unquoted with errors replaced, no surrogates.
+    return list(query_pairs(raw.decode("latin-1") if isinstance(raw, bytes) else raw))
 
 
 class _JsonObject(list):
