@@ -95,14 +95,12 @@ _INSERT_POSTGRES = (
 )
 
 
-# The rows written, counted into the rollups by the same statement.
-INSERT_CLICKS_POSTGRES = rollups.count_written_clicks(f"{_INSERT_POSTGRES} RETURNING *")
+INSERT_CLICKS_POSTGRES = rollups.queued(f"{_INSERT_POSTGRES} RETURNING id")
 
 
 async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:
-    """The click group commit's `write_batch`: one statement on PostgreSQL,
-    which counts the clicks into the rollups too (on SQLite,
-    graphapi.rollups.catch_up counts them later)."""
+    """The click group commit's `write_batch`: one statement on PostgreSQL.
+    graphapi.rollups.catch_up counts the clicks later."""
     if not tx.postgres:
         # Each row of an executemany sees the ones before it in the transaction.
         await tx.executemany(INSERT_CLICK_SQLITE, rows)

@@ -318,9 +318,9 @@ class ConversionRollup(Model):
 
 
 class RollupMark(Model):
-    """SQLite only: the last click id click_rollup has counted. SQLite counts
-    clicks after they are written (graphapi.rollups.catch_up); PostgreSQL
-    counts them in the statement that writes them, and has no row here."""
+    """SQLite only: the last click id click_rollup has counted (see
+    graphapi.rollups.catch_up); PostgreSQL queues the clicks to count in
+    click_uncounted instead, and has no row here."""
 
     id = fields.IntField(primary_key=True)
     last_click_id = fields.BigIntField()

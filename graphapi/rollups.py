@@ -3,13 +3,16 @@
 Per campaign, UTC hour and the value of one dimension (`dimension` '' holds the
 campaign-hour's totals):
 
-- clicks: on PostgreSQL the statement that writes a batch of clicks counts
-  them. On SQLite they are counted after they are committed, in large batches
-  (`catch_up`: every half second, and before anything reads click_rollup), so
-  a read counts every click committed before it. There the click path is
-  bound by the server's one core, and counting each small batch of clicks as
-  it was written cost a sixth of it. SQLite writers take turns, so click ids
-  are committed in order and one mark (rollup_mark) tells what is counted;
+- clicks: counted after they are committed, in large batches (`catch_up`:
+  every half second, and before anything reads click_rollup), so a read
+  counts every click committed before it. Counted as each small batch was
+  written, they cost a sixth of SQLite's click path (bound by the server's
+  one core), and on PostgreSQL a batch's statement took three times as long
+  (most of a batch's rollup rows are those of the batch before, and wait for
+  it). SQLite writers take turns, so click ids are committed in order and one
+  mark (rollup_mark) tells what is counted; PostgreSQL processes commit ids
+  out of order, so the statement writing clicks also queues their ids in
+  click_uncounted, and counting takes them out (`queued`);
 - a lander click-through moves its click (counted first, if it is not yet)
   from offer '' to the offer it chose;
 - a conversion created or changed takes its old figures away (if it had
@@ -139,15 +142,27 @@ def add_clicks(source: str, where: str, postgres: bool, daily: bool = False) -> 
     )
 
 
-# PostgreSQL: one statement that writes rows into `cte` (aliased k, a WITH
-# query the statement begins with) and counts them into the rollups. The
-# daily rows wait for the hourly ones (they read what the hourly insert
-# returns): every writer adds to hours before days, so two never wait for
-# each other's rows.
-def count_written_clicks(cte: str) -> str:
+def queued(insert: str) -> str:
+    """PostgreSQL: the statement `insert` (clicks, RETURNING id) that also
+    queues its clicks for counting."""
+    return f"WITH k AS ({insert}) INSERT INTO click_uncounted (id) SELECT id FROM k"
+
+
+def _count_queued(which: str) -> str:
+    """PostgreSQL: one statement that takes the queued clicks `which` selects
+    out of the queue and counts them.
+
+    `which` locks its queue rows in id order (as every counter does), so a
+    count waits for one under way on the same clicks, and then finds them
+    gone. The daily rows wait for the hourly ones (they read what the hourly
+    insert returns): every writer adds to hours before days, and to rows in
+    key order (see _in_key_order), so two never wait for each other's rows.
+    """
     hourly = add_clicks("k", "", True)
-    return f"WITH k AS ({cte}), rollup AS ({hourly} RETURNING 1) " + add_clicks(
-        "k", " AND (SELECT COUNT(*) FROM rollup) > 0", True, daily=True
+    return (
+        f"WITH q AS (DELETE FROM click_uncounted WHERE id IN ({which}) RETURNING id), "
+        f"k AS (SELECT click.* FROM click JOIN q ON click.id = q.id), rollup AS ({hourly} RETURNING 1) "
+        + add_clicks("k", " AND (SELECT COUNT(*) FROM rollup) > 0", True, daily=True)
     )
 
 
@@ -292,7 +307,7 @@ async def count_clicks_after(tx: Transaction, last_id: int) -> None:
     """Count the clicks above `last_id` that the writer added through the driver
     (tests' seeding): on PostgreSQL; SQLite counts them with the rest."""
     if tx.postgres:
-        for daily in (False, True):  # hours first: see count_written_clicks
+        for daily in (False, True):  # hours first: see _count_queued
             await tx.execute(add_clicks("click k", " AND k.id > ?", True, daily), (last_id,))
 
 
@@ -309,15 +324,23 @@ COUNT_AT_ONCE = 20_000
 SUM_AT_ONCE = 400
 
 
-async def catch_up(db: Database) -> None:
-    """SQLite: count the clicks committed since the last count.
+_COUNT_QUEUE = _count_queued("SELECT id FROM click_uncounted WHERE id <= ? ORDER BY id LIMIT ? FOR UPDATE")
+_COUNT_THESE = _count_queued("SELECT id FROM click_uncounted WHERE id = ANY(?) ORDER BY id FOR UPDATE")
+_LAST_QUEUED = "SELECT MAX(id) FROM click_uncounted"
 
-    The clicks are read and summed outside the write lock, so the click path
-    goes on meanwhile; only adding the sums holds it. Nothing changes a click's
-    row before it is counted but a click-through, which counts it first
-    (`count_before_click_through`) and so moves the mark: the sums are then
-    dropped and the count goes on from there."""
+
+async def catch_up(db: Database) -> None:
+    """Count the clicks committed since the last count.
+
+    Nothing changes a click's row before it is counted but a click-through,
+    which counts it first (`count_before_click_through`).
+
+    SQLite: the clicks are read and summed outside the write lock, so the
+    click path goes on meanwhile; only adding the sums holds it. A
+    click-through that counted clicks meanwhile has moved the mark: the sums
+    are then dropped and the count goes on from there."""
     if db.postgres:
+        await _count_queue(db)
         return
     [(mark, last)] = await db.fetch(_PROGRESS)
     # Up to the clicks committed by now: under load, more keep coming.
@@ -333,10 +356,20 @@ async def catch_up(db: Database) -> None:
         mark = now
 
 
+async def _count_queue(db: Database) -> None:
+    """PostgreSQL: count the clicks queued by now, COUNT_AT_ONCE a statement."""
+    [(last,)] = await db.fetch(_LAST_QUEUED)
+    while last is not None:
+        async with db.write(one_statement=True) as tx:
+            await tx.execute(_COUNT_QUEUE, (last, COUNT_AT_ONCE))
+        [(last,)] = await db.fetch(f"{_LAST_QUEUED} WHERE id <= ?", (last,))
+
+
 async def count_before_click_through(tx: Transaction, click_ids: list[int]) -> None:
-    """SQLite: count any of these clicks not counted yet (with every click
+    """Count any of these clicks not counted yet (on SQLite with every click
     before them), in their click-through's transaction before it changes them."""
     if tx.postgres:
+        await tx.execute(_COUNT_THESE, (click_ids,))
         return
     [(mark, last)] = await tx.fetch(_PROGRESS)
     if max(click_ids) > mark:
@@ -372,8 +405,8 @@ async def _add_counted(tx: Transaction, sums: Sums, until: int) -> None:
 
 
 class RollupKeeper:
-    """Every half second: on SQLite `catch_up`, so reads find little to
-    count; and `roll_days` once a day has passed."""
+    """Every half second: `catch_up`, so reads find little to count; and
+    `roll_days` once a day has passed."""
 
     EVERY = 0.5  # seconds
 
@@ -463,7 +496,7 @@ BEGINNING = {False: "''", True: "'-infinity'::timestamptz"}
 
 def rebuild(postgres: bool) -> list[str]:
     """SQL counting every click and conversion again (no parameters)."""
-    marked = [] if postgres else [_ALL_COUNTED]
+    marked = ["DELETE FROM click_uncounted"] if postgres else [_ALL_COUNTED]
     return [*_count_all(postgres), *marked, *_days_from_hours(BEGINNING[postgres], f"({_UNTIL})", postgres)]
 
 
@@ -538,7 +571,7 @@ async def add_conversion_sums(tx: Transaction, sums: Sums) -> None:
 
 
 # PostgreSQL: WITH queries adding conversion_rows, as arrays, to the rollups,
-# for a statement that does more; days wait for hours, as in count_written_clicks.
+# for a statement that does more; days wait for hours, as in _count_queued.
 _ROWS = ("campaign_id", "hour", "dimension", "value", *CONVERSION_FIGURES)
 ADD_CONVERSION_ROWS_POSTGRES = (
     "rollup_rows AS (SELECT * FROM unnest(?::int[], ?::timestamptz[], ?::text[], ?::text[], "

@@ -11,12 +11,13 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import asyncpg
 import pytest
 
 from graphapi import rollups
 from graphapi.clicks import write_click_throughs
 from graphapi.conversion_status import set_status
-from graphapi.db import Database, SqliteWriter, migrate
+from graphapi.db import Database, SqliteWriter, _numbered, migrate
 from graphapi.live import ConversionFeed
 from graphapi.models import Campaign, ConversionStatus, CostModel, Lander, Offer
 from graphapi.report import Dimension, Report, report
@@ -129,7 +130,7 @@ async def test_a_count_overtaken_by_a_click_through_is_not_added_twice(database_
     them first (here from another connection, as another process would) moves
     the mark: the stale sums are dropped and the count is done again."""
     if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL counts clicks in the statement that writes them")
+        pytest.skip("PostgreSQL sums the clicks it counts in the statement that adds them")
     counter = Database(database_url)
     await counter.open()
     # Another process's writer on the same file.
@@ -156,11 +157,34 @@ async def test_a_count_overtaken_by_a_click_through_is_not_added_twice(database_
         await counter.close()
 
 
-async def test_sqlite_counts_new_clicks_without_being_asked(app, services):
+async def test_a_read_waits_for_a_count_under_way(app, services):
+    """PostgreSQL: a count under way (here another process's) holds its
+    clicks' queue rows; a read's own count waits for it, so that the read
+    still counts every click committed before it."""
+    if not services.db.postgres:
+        pytest.skip("SQLite counts from a mark, under its one write lock")
+    await services.rollup_keeper.stop()  # this test counts, not the server
+    campaign = await make_campaign(services)
+    async with http_client(app) as client:
+        for _ in range(3):
+            response = await client.get(f"/click?campaign_id={campaign.id}", headers={"user-agent": HUMAN})
+            assert response.status_code == 302
+    other = await asyncpg.connect(services.db.dsn)
+    try:
+        async with other.transaction():
+            [(last,)] = await other.fetch("SELECT MAX(id) FROM click_uncounted")
+            await other.execute(_numbered(rollups._COUNT_QUEUE), last, 100)
+            reading = asyncio.create_task(campaign_stats(services.db, campaign.id, "USD"))
+            await asyncio.sleep(0.5)
+            assert not reading.done()
+        assert (await reading).clicks == 3
+    finally:
+        await other.close()
+
+
+async def test_new_clicks_are_counted_without_being_asked(app, services):
     """Between reads, the server counts new clicks into the rollups on its own,
     so that a read seldom has many to count."""
-    if services.db.postgres:
-        pytest.skip("PostgreSQL counts clicks in the statement that writes them")
     campaign = await make_campaign(services)
     async with http_client(app) as client:
         assert (await client.get(f"/click?campaign_id={campaign.id}")).status_code == 302
@@ -271,16 +295,17 @@ async def test_late_changes_while_a_day_is_added_up_are_all_counted(database_url
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 async def test_an_upgraded_database_keeps_its_rollups(tmp_path, kind):
     """Migrations 0007 and 0008 store SQLite's rollups in report order and add
-    up past days, as 0009 does on PostgreSQL: what the rollups held before is
-    what reports read after, by hour and by day, and clicks counted later add
-    to both."""
+    up past days, as 0009 does on PostgreSQL (and 0010 queues its clicks to
+    count): what the rollups held before is what reports read after, by hour
+    and by day, and clicks counted later add to both."""
     async with contextlib.AsyncExitStack() as stack:
         if kind == "sqlite":
             url, before = f"sqlite://{tmp_path / 'old.sqlite3'}", "graphapi.0006_rollup_mark"
-            upgrade = ["0007_sqlite_rollups_in_report_order", "0008_sqlite_daily_rollups", "0009_postgres_daily_rollups"]
+            upgrade = ["0007_sqlite_rollups_in_report_order", "0008_sqlite_daily_rollups", "0009_postgres_daily_rollups",
+                       "0010_postgres_click_queue"]  # fmt: skip
         else:
             url, before = await stack.enter_async_context(scratch_postgres()), "graphapi.0008_sqlite_daily_rollups"
-            upgrade = ["0009_postgres_daily_rollups"]
+            upgrade = ["0009_postgres_daily_rollups", "0010_postgres_click_queue"]
         await migrate(url, target=before)
         hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
         await _write_old_rollups(url, hour)
