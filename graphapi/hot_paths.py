@@ -14,9 +14,6 @@ from urllib.parse import unquote
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[bytes, bytes]]
-# One encoder for every answer: json.dumps builds a new one for each call
-# given options.
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _unquote(text: str) -> str:
@@ -59,7 +56,7 @@ async def plain(send, status: int, text: str, headers: Headers = ()) -> None:
 
 
 async def json_answer(send, status: int, content: dict[str, Any], headers: Headers = ()) -> None:
-    body = _JSON.encode(content).encode()
+    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
     await answer(send, status, body, b"application/json", headers)
 
 
