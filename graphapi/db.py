@@ -13,17 +13,14 @@ import concurrent.futures
 import contextlib
 import functools
 import logging
-import operator
 import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 import aiosqlite
-import tortoise.backends.sqlite.executor  # noqa: F401  (its adapters first: ours replace one)
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
 
@@ -41,10 +38,6 @@ _MIGRATION_LOCK = 0x6772617068617069
 # would bind anyway) its insert took 35 rather than 47 µs a row.
 sqlite3.register_adapter(type(None), {}.get)  # None -> None
 sqlite3.register_adapter(bool, int)
-# tortoise's datetime adapter (a lambda, registered when its SQLite executor
-# is imported), the same text without a Python frame: a click row holds two
-# datetimes, and this took 3 µs off its insert.
-sqlite3.register_adapter(datetime, operator.methodcaller("isoformat", " "))
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
