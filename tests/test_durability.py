@@ -68,6 +68,6 @@ async def test_sigkill_loses_no_acknowledged_click(database_url, tmp_path):
     stored = await stored_click_ids(database_url)
     missing = set(acknowledged) - stored
     assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged clicks lost"
-    # SQLite counts clicks into the rollups after they are committed: those the
+    # Clicks are counted into the rollups after they are committed: those the
     # killed server had not counted yet are counted now.
     assert await counted_clicks(database_url, campaign_id) == len(stored)
