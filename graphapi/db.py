@@ -16,15 +16,17 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 APP = "graphapi"
 MIGRATIONS = "graphapi.migrations"
@@ -82,6 +84,24 @@ _TRANSIENT = {"40001", "40P01"}
 def is_transient(error: BaseException) -> bool:
     """Whether a failed transaction may simply be run again."""
     return getattr(error, "sqlstate", None) in _TRANSIENT
+
+
+# How many times a transaction that lost a deadlock or serialization race is run.
+TRIES = 3
+
+
+async def retried(transaction: Callable[[], Awaitable[T]], name: str) -> T:
+    """`transaction()` (one whole write transaction), run again when it lost a
+    deadlock or serialization race, up to TRIES times in all."""
+    attempt = 1
+    while True:
+        try:
+            return await transaction()
+        except Exception as error:
+            if attempt == TRIES or not is_transient(error):
+                raise
+            attempt += 1
+            log.warning("%s: %s; writing it again", name, error)
 
 
 class Transaction:

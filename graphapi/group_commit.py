@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from graphapi.db import Database, Transaction, is_transient
+from graphapi.db import Database, Transaction, retried
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,6 @@ Item = TypeVar("Item")
 WriteBatch = Callable[[Transaction, Sequence[Any]], Awaitable[Sequence[Any]]]
 
 MAX_BATCH = 2_000
-# A batch that lost a deadlock or serialization race is written again whole.
-TRIES = 3
 
 
 class GroupCommit(Generic[Item]):
@@ -98,16 +96,12 @@ class GroupCommit(Generic[Item]):
                 log.exception("%s: after-commit hook failed", self._name)
 
     async def _write(self, items: list[Item]) -> Sequence[Any]:
-        attempt = 1
-        while True:
-            try:
-                async with self._db.write(self._one_statement) as tx:
-                    return await self._write_batch(tx, items)
-            except Exception as error:
-                if attempt == TRIES or not is_transient(error):
-                    raise
-                attempt += 1
-                log.warning("%s: %s; writing the batch again", self._name, error)
+        async def transaction() -> Sequence[Any]:
+            async with self._db.write(self._one_statement) as tx:
+                return await self._write_batch(tx, items)
+
+        # A batch that lost a deadlock or serialization race is written again whole.
+        return await retried(transaction, self._name)
 
 
 def _settle(

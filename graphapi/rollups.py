@@ -37,7 +37,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
-from graphapi.db import Database, Transaction
+from graphapi.db import Database, Transaction, retried
 
 log = logging.getLogger(__name__)
 
@@ -357,11 +357,18 @@ async def catch_up(db: Database) -> None:
 
 
 async def _count_queue(db: Database) -> None:
-    """PostgreSQL: count the clicks queued by now, COUNT_AT_ONCE a statement."""
+    """PostgreSQL: count the clicks queued by now, COUNT_AT_ONCE a statement.
+
+    A click-through adds to the rollups in two statements (it counts its
+    click first), so it and a count can deadlock: the loser runs again."""
     [(last,)] = await db.fetch(_LAST_QUEUED)
-    while last is not None:
+
+    async def count() -> None:
         async with db.write(one_statement=True) as tx:
             await tx.execute(_COUNT_QUEUE, (last, COUNT_AT_ONCE))
+
+    while last is not None:
+        await retried(count, "counting clicks")
         [(last,)] = await db.fetch(f"{_LAST_QUEUED} WHERE id <= ?", (last,))
 
 

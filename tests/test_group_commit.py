@@ -8,7 +8,8 @@ from contextlib import nullcontext
 import asyncpg
 import pytest
 
-from graphapi.group_commit import TRIES, GroupCommit, WriteFailed
+from graphapi.db import TRIES, _numbered, retried
+from graphapi.group_commit import GroupCommit, WriteFailed
 from tests.conftest import make_campaign
 
 
@@ -78,3 +79,36 @@ async def test_a_one_statement_write_commits_and_refuses_a_second_statement(serv
 async def _copy(tx, names, template):
     await tx.execute(_COPY, (names[0], template))
     return names
+
+
+async def test_a_transaction_that_lost_a_real_deadlock_is_run_again(services):
+    """`retried`, as group commits and PostgreSQL's click counts use it: a
+    transaction PostgreSQL aborts to end a deadlock runs again, whole."""
+    if not services.db.postgres:
+        pytest.skip("SQLite writers take turns: no deadlock")
+    first, second = await make_campaign(services), await make_campaign(services)
+    touch = "UPDATE campaign SET name = name WHERE id = ?"
+    attempts = []
+    locked_first = asyncio.Event()
+
+    async def transaction() -> str:
+        attempts.append(1)
+        async with services.db.write() as tx:
+            await tx.execute(touch, (first.id,))
+            locked_first.set()
+            await tx.execute(touch, (second.id,))  # held by the other connection
+        return "written"
+
+    other = await asyncpg.connect(services.db.dsn)
+    try:
+        async with other.transaction():
+            await other.execute(_numbered(touch), second.id)
+            writing = asyncio.create_task(retried(transaction, "test"))
+            await locked_first.wait()
+            await asyncio.sleep(0.1)  # the transaction waits for `second`
+            # Now this one waits for `first`: PostgreSQL aborts the one that waited longer.
+            await other.execute(_numbered(touch), first.id)
+        assert await writing == "written"
+    finally:
+        await other.close()
+    assert len(attempts) == 2
