@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
@@ -356,20 +357,27 @@ async def catch_up(db: Database) -> None:
         mark = now
 
 
+# PostgreSQL: one count at a time in a process. Counts of the same clicks
+# wait for each other's rows, each holding one of the pool's few connections
+# meanwhile: reads side by side would take them all from the click path.
+_counting: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def _count_queue(db: Database) -> None:
     """PostgreSQL: count the clicks queued by now, COUNT_AT_ONCE a statement.
 
     A click-through adds to the rollups in two statements (it counts its
     click first), so it and a count can deadlock: the loser runs again."""
-    [(last,)] = await db.fetch(_LAST_QUEUED)
+    async with _counting.setdefault(db, asyncio.Lock()):
+        [(last,)] = await db.fetch(_LAST_QUEUED)
 
-    async def count() -> None:
-        async with db.write(one_statement=True) as tx:
-            await tx.execute(_COUNT_QUEUE, (last, COUNT_AT_ONCE))
+        async def count() -> None:
+            async with db.write(one_statement=True) as tx:
+                await tx.execute(_COUNT_QUEUE, (last, COUNT_AT_ONCE))
 
-    while last is not None:
-        await retried(count, "counting clicks")
-        [(last,)] = await db.fetch(f"{_LAST_QUEUED} WHERE id <= ?", (last,))
+        while last is not None:
+            await retried(count, "counting clicks")
+            [(last,)] = await db.fetch(f"{_LAST_QUEUED} WHERE id <= ?", (last,))
 
 
 async def count_before_click_through(tx: Transaction, click_ids: list[int]) -> None:

@@ -182,6 +182,34 @@ async def test_a_read_waits_for_a_count_under_way(app, services):
         await other.close()
 
 
+async def test_reads_side_by_side_wait_for_a_count_on_one_connection(app, services):
+    """PostgreSQL: while a count elsewhere holds clicks' rows, reads of one
+    process that must count them too wait on one pooled connection, not one
+    each: the click path needs the others."""
+    if not services.db.postgres:
+        pytest.skip("SQLite counts on its one writer connection")
+    await services.rollup_keeper.stop()  # this test counts, not the server
+    campaign = await make_campaign(services)
+    async with http_client(app) as client:
+        assert (await client.get(f"/click?campaign_id={campaign.id}")).status_code == 302
+    waiting = (
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE '%click_uncounted%'"
+    )
+    other = await asyncpg.connect(services.db.dsn)
+    try:
+        async with other.transaction():
+            [(last,)] = await other.fetch("SELECT MAX(id) FROM click_uncounted")
+            await other.execute(_numbered(rollups._COUNT_QUEUE), last, 100)
+            reads = [asyncio.create_task(campaign_stats(services.db, campaign.id, "USD")) for _ in range(4)]
+            await asyncio.sleep(0.5)
+            assert await other.fetchval(waiting) == 1
+        stats = await asyncio.gather(*reads)
+    finally:
+        await other.close()
+    assert [s.clicks + s.bot_clicks for s in stats] == [1] * 4
+
+
 async def test_new_clicks_are_counted_without_being_asked(app, services):
     """Between reads, the server counts new clicks into the rollups on its own,
     so that a read seldom has many to count."""
