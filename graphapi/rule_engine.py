@@ -119,12 +119,14 @@ class RuleEngine:
         self._task = asyncio.create_task(self._run(), name="rule-engine")
 
     async def stop(self) -> None:
-        interrupted = list(self._in_flight)
+        interrupted = set(self._in_flight)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await asyncio.gather(*self._writes, return_exceptions=True)
+        # And the rows of a claim that was being written: it ends after the task.
+        interrupted |= self._in_flight
         if interrupted:
             # Interrupted, not crashed: let the next engine take these at once.
             await Outbox.filter(id__in=interrupted, processed_at=None).update(lease_until=None)
@@ -146,7 +148,6 @@ class RuleEngine:
         """Process claimable outbox rows until there are none; how many were."""
         done = 0
         while claims := await self._claim():
-            self._in_flight.update(c.outbox_id for c in claims)
             try:
                 await self.process(claims)
             finally:
@@ -193,6 +194,9 @@ class RuleEngine:
         sql = CLAIM.format(lock=" FOR UPDATE SKIP LOCKED" if db.postgres else "")
         async with db.write(one_statement=True) as tx:
             rows = await tx.fetch(sql, (until, now, BATCH))
+        # Known as claimed here, not by the caller: a stopped engine's caller
+        # is gone, and stop() must still let these rows go.
+        self._in_flight.update(row[0] for row in rows)
         return sorted(Claim(*row) for row in rows) if rows else []
 
     async def _mark_processed(self, claims: list[Claim]) -> None:
