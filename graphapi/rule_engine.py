@@ -64,12 +64,15 @@ Call = tuple[pluggy.HookImpl | str, Rule | None]
 
 # A conversion's changes run in order: a row is claimable only when no earlier
 # row of the same conversion is still waiting (in this process or another).
+# Taken in outbox_pending's order (processed_at is NULL in all of them), so
+# the index is read in order and the LIMIT ends the scan: ordered by id alone,
+# PostgreSQL read and sorted every pending row to take 20 (4,528 rows, 6 ms).
 CLAIM = (
     "UPDATE outbox SET attempts = attempts + 1, lease_until = ? WHERE id IN ("
     "SELECT o.id FROM outbox o WHERE o.processed_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < ?) "
     "AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.conversion_id = o.conversion_id "
     "AND e.processed_at IS NULL AND e.id < o.id) "
-    "ORDER BY o.id LIMIT ?{lock}) RETURNING id, conversion_id, previous_status, attempts, status"
+    "ORDER BY o.processed_at, o.id LIMIT ?{lock}) RETURNING id, conversion_id, previous_status, attempts, status"
 )
 
 # Each conversion's campaign, and whether the campaign has enabled rules.
