@@ -187,7 +187,9 @@ async def stored_click_ids(url: str) -> set[str]:
 async def analyze(url: str) -> None:
     import asyncpg
 
-    connection = await asyncpg.connect("postgresql://" + url.split("://", 1)[1])
+    from graphapi.db import Database
+
+    connection = await asyncpg.connect(Database(url).dsn)
     try:
         await connection.execute("ANALYZE")
     finally:

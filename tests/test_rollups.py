@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -157,6 +158,20 @@ async def test_a_count_overtaken_by_a_click_through_is_not_added_twice(database_
         await counter.close()
 
 
+@contextlib.asynccontextmanager
+async def _counting_elsewhere(db: Database) -> AsyncIterator[asyncpg.Connection]:
+    """PostgreSQL: another process's count of the queued clicks, not committed
+    until the block ends; its connection."""
+    other = await asyncpg.connect(db.dsn)
+    try:
+        async with other.transaction():
+            [(last,)] = await other.fetch("SELECT MAX(id) FROM click_uncounted")
+            await other.execute(_numbered(rollups._COUNT_QUEUE), last, 100)
+            yield other
+    finally:
+        await other.close()
+
+
 async def test_a_read_waits_for_a_count_under_way(app, services):
     """PostgreSQL: a count under way (here another process's) holds its
     clicks' queue rows; a read's own count waits for it, so that the read
@@ -169,17 +184,11 @@ async def test_a_read_waits_for_a_count_under_way(app, services):
         for _ in range(3):
             response = await client.get(f"/click?campaign_id={campaign.id}", headers={"user-agent": HUMAN})
             assert response.status_code == 302
-    other = await asyncpg.connect(services.db.dsn)
-    try:
-        async with other.transaction():
-            [(last,)] = await other.fetch("SELECT MAX(id) FROM click_uncounted")
-            await other.execute(_numbered(rollups._COUNT_QUEUE), last, 100)
-            reading = asyncio.create_task(campaign_stats(services.db, campaign.id, "USD"))
-            await asyncio.sleep(0.5)
-            assert not reading.done()
-        assert (await reading).clicks == 3
-    finally:
-        await other.close()
+    async with _counting_elsewhere(services.db):
+        reading = asyncio.create_task(campaign_stats(services.db, campaign.id, "USD"))
+        await asyncio.sleep(0.5)
+        assert not reading.done()
+    assert (await reading).clicks == 3
 
 
 async def test_reads_side_by_side_wait_for_a_count_on_one_connection(app, services):
@@ -196,17 +205,11 @@ async def test_reads_side_by_side_wait_for_a_count_on_one_connection(app, servic
         "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND wait_event_type = 'Lock' AND query LIKE '%click_uncounted%'"
     )
-    other = await asyncpg.connect(services.db.dsn)
-    try:
-        async with other.transaction():
-            [(last,)] = await other.fetch("SELECT MAX(id) FROM click_uncounted")
-            await other.execute(_numbered(rollups._COUNT_QUEUE), last, 100)
-            reads = [asyncio.create_task(campaign_stats(services.db, campaign.id, "USD")) for _ in range(4)]
-            await asyncio.sleep(0.5)
-            assert await other.fetchval(waiting) == 1
-        stats = await asyncio.gather(*reads)
-    finally:
-        await other.close()
+    async with _counting_elsewhere(services.db) as other:
+        reads = [asyncio.create_task(campaign_stats(services.db, campaign.id, "USD")) for _ in range(4)]
+        await asyncio.sleep(0.5)
+        assert await other.fetchval(waiting) == 1
+    stats = await asyncio.gather(*reads)
     assert [s.clicks + s.bot_clicks for s in stats] == [1] * 4
 
 
