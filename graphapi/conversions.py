@@ -397,7 +397,7 @@ class ConversionWriter:
         if not wanted:
             return {}
         if self._postgres:  # one prepared statement, whatever the batch's size
-            rows = await tx.fetch(_SELECT_CLICKS + "= ANY(?)", [wanted])
+            rows = await tx.fetch(_SELECT_CLICKS + "= ANY(?::text[])", [wanted])
         else:
             rows = await tx.fetch(_SELECT_CLICKS + f"IN ({', '.join('?' * len(wanted))})", wanted)
         return {

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import itertools
 import logging
 import re
 import sqlite3
@@ -23,6 +24,8 @@ from typing import Any, TypeVar
 import aiosqlite
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext
+
+from graphapi import pg_arrays
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +73,35 @@ async def _keep_session(connection: Any) -> None:
     their own)."""
 
 
+_PLACEHOLDER = re.compile(r"\?(?:::(\w+)\[\])?")
+
+
 @functools.lru_cache(maxsize=256)
-def _numbered(sql: str) -> str:
-    """`?` placeholders to asyncpg's `$1, $2, ...` (our SQL has no literal '?')."""
-    counter = iter(range(1, 10_000))
-    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+def _numbered(sql: str) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """`?` placeholders to asyncpg's `$1, $2, ...` (our SQL has no literal '?'),
+    and the arrays among them (`?::bigint[]`: position, kind), which are sent
+    as text (see graphapi.pg_arrays)."""
+    arrays: list[tuple[int, str]] = []
+    counter = itertools.count(1)
+
+    def number(match: re.Match) -> str:
+        n = next(counter)
+        if match[1] is None:
+            return f"${n}"
+        arrays.append((n - 1, match[1]))
+        return f"${n}::text::{match[1]}[]"
+
+    return _PLACEHOLDER.sub(number, sql), tuple(arrays)
+
+
+def _postgres(sql: str, params: Sequence[Any]) -> tuple[str, Sequence[Any]]:
+    """A statement and its parameters as asyncpg takes them."""
+    text, arrays = _numbered(sql)
+    if arrays:
+        params = list(params)
+        for index, kind in arrays:
+            params[index] = pg_arrays.literal(params[index], kind)
+    return text, params
 
 
 # PostgreSQL's "try the transaction again" errors: serialization failure, deadlock.
@@ -115,16 +142,10 @@ class Transaction:
     def postgres(self) -> bool:
         return self._postgres
 
-    async def execute_native(self, sql: str, params: Sequence[Any]) -> None:
-        """A statement in the database's own placeholder style (`$1` on PostgreSQL)."""
-        if self._postgres:
-            await self._connection.execute(sql, *params)
-        else:
-            await self._connection.execute(sql, params)
-
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         if self._postgres:
-            await self._connection.execute(_numbered(sql), *params)
+            text, params = _postgres(sql, params)
+            await self._connection.execute(text, *params)
         else:
             await self._connection.execute(sql, params)
 
@@ -132,13 +153,14 @@ class Transaction:
         if not rows:
             return
         if self._postgres:
-            await self._connection.executemany(_numbered(sql), rows)
+            await self._connection.executemany(_numbered(sql)[0], [_postgres(sql, row)[1] for row in rows])
         else:
             await self._connection.executemany(sql, rows)
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         if self._postgres:
-            return [tuple(r) for r in await self._connection.fetch(_numbered(sql), *params)]
+            text, params = _postgres(sql, params)
+            return [tuple(r) for r in await self._connection.fetch(text, *params)]
         # One trip to aiosqlite's thread rather than three (execute, fetch, close).
         return [tuple(r) for r in await self._connection.execute_fetchall(sql, params)]
 

@@ -326,7 +326,7 @@ SUM_AT_ONCE = 400
 
 
 _COUNT_QUEUE = _count_queued("SELECT id FROM click_uncounted WHERE id <= ? ORDER BY id LIMIT ? FOR UPDATE")
-_COUNT_THESE = _count_queued("SELECT id FROM click_uncounted WHERE id = ANY(?) ORDER BY id FOR UPDATE")
+_COUNT_THESE = _count_queued("SELECT id FROM click_uncounted WHERE id = ANY(?::bigint[]) ORDER BY id FOR UPDATE")
 _LAST_QUEUED = "SELECT MAX(id) FROM click_uncounted"
 
 

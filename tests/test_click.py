@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -9,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from graphapi.clicks import UtcText
 from graphapi.models import Campaign, CampaignStatus, Click, CostModel, DeviceType, Route
 from tests.conftest import http_client, make_campaign
 
@@ -33,6 +36,7 @@ def click_id_of(location: str) -> str:
 
 async def test_click_records_and_redirects_to_offer(client, services):
     campaign = await make_campaign(services, offers=(("https://offer.test/a", 100),))
+    before = datetime.now(timezone.utc)
     response = await client.get(
         "/click",
         params={
@@ -51,6 +55,7 @@ async def test_click_records_and_redirects_to_offer(client, services):
     assert click.offer_id == offer.id and click.lander_id is None
     assert click.route == Route.OFFER
     assert click.created_at.utcoffset().total_seconds() == 0
+    assert before <= click.created_at <= datetime.now(timezone.utc)
     assert click.ip == "203.0.113.7"
     assert click.user_agent == IPHONE
     assert click.device_type == DeviceType.MOBILE
@@ -276,6 +281,19 @@ async def test_uniqueness_per_visitor_and_campaign(client, services):
     assert await unique(first, "198.51.100.1", IPHONE) is True
     assert await unique(first, "198.51.100.2") is True
     assert await unique(second, "198.51.100.1") is True
+
+
+def test_click_times_are_written_as_sqlite3_writes_datetimes():
+    """The text a click's times are sent as, against sqlite3's adapter, which
+    the ORM's writes go through: SQLite compares times as text."""
+    text = UtcText()
+    rng = random.Random(5)
+    now = time.time_ns() // 1000
+    moments = [0, 1, 999_999, 1_000_000, now - now % 1_000_000, *(rng.randrange(2**52) for _ in range(3000))]
+    moments += sorted(now + rng.randrange(-3_000_000, 3_000_000) for _ in range(3000))
+    for micros in moments:
+        moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=micros)
+        assert text(micros) == moment.isoformat(" ")
 
 
 async def test_uniqueness_window_is_24_hours(client, services):

@@ -102,12 +102,12 @@ async def test_a_transaction_that_lost_a_real_deadlock_is_run_again(services):
     other = await asyncpg.connect(services.db.dsn)
     try:
         async with other.transaction():
-            await other.execute(_numbered(touch), second.id)
+            await other.execute(_numbered(touch)[0], second.id)
             writing = asyncio.create_task(retried(transaction, "test"))
             await locked_first.wait()
             await asyncio.sleep(0.1)  # the transaction waits for `second`
             # Now this one waits for `first`: PostgreSQL aborts the one that waited longer.
-            await other.execute(_numbered(touch), first.id)
+            await other.execute(_numbered(touch)[0], first.id)
         assert await writing == "written"
     finally:
         await other.close()

@@ -166,7 +166,7 @@ async def _counting_elsewhere(db: Database) -> AsyncIterator[asyncpg.Connection]
     try:
         async with other.transaction():
             [(last,)] = await other.fetch("SELECT MAX(id) FROM click_uncounted")
-            await other.execute(_numbered(rollups._COUNT_QUEUE), last, 100)
+            await other.execute(_numbered(rollups._COUNT_QUEUE)[0], last, 100)
             yield other
     finally:
         await other.close()
