@@ -1,7 +1,7 @@
 """Load /postback with wrk and compare graphapi with a route that records nothing.
 
     .venv/bin/pip install -e '.[bench]'   # and: apt-get install wrk
-    .venv/bin/python bench/postback_bench.py [--seconds 15] [--connections 64]
+    .venv/bin/python bench/postback_bench.py [--seconds 15] [--connections 64] [--rounds 3]
 
 The server runs pinned to core 0, wrk to core 1, and each graphapi run is
 measured right after a run of the ceiling (a bare starlette route answering the
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.click_bench import (  # noqa: E402
-    LUA_COMMON, arguments, bench_database_url, lua_list, measure, prepare_database, row, start_report,
+    LUA_COMMON, arguments, bench_database_url, lua_list, measure, prepare_database, print_median, row, start_report,
 )  # fmt: skip
 
 CLICKS = 20_000
@@ -95,25 +95,29 @@ def main() -> None:
     failures = []
     for database in args.databases.split(","):
         url = bench_database_url(database, workdir)
-        campaign_ids = asyncio.run(prepare_database(url))
-        click_ids = asyncio.run(seed_clicks(url, campaign_ids))
-        rng = random.Random(5)
-        queries = [f"/postback?click_id={c}&payout={rng.randrange(1, 5000) / 100}&token={TOKEN}" for c in click_ids]
-        script = workdir / f"postback-{database}.lua"
-        script.write_text(LUA % {"queries": lua_list(queries)})
-        ceiling = measure(f"starlette route ({database})", bare, base_env, script, args, workdir)
-        env = dict(base_env, GRAPHAPI_DATABASE_URL=url, GRAPHAPI_POSTBACK_TOKEN=TOKEN)
-        command = [python, "-m", "graphapi.cli", "serve", "--port"]
-        result = measure(f"graphapi /postback ({database})", command, env, script, args, workdir)
-        print(row(ceiling, None))
-        print(row(result, ceiling))
-        received = {int(pk) for pk in result["ids_file"].read_text().split()}
-        stored, missing, orphans = asyncio.run(check(url, received))
-        print(f"  {database}: {stored} conversions stored; {len(received)} ids named in 200s, {len(missing)} "
-              f"of them missing; {orphans} conversions without an outbox row")  # fmt: skip
-        errors = {key for key in result["statuses"] if key.isdigit() and int(key) >= 500}
-        if missing or orphans or errors or result["errors"]:
-            failures.append(database)
+        ratios = []
+        for _ in range(args.rounds):
+            campaign_ids = asyncio.run(prepare_database(url))
+            click_ids = asyncio.run(seed_clicks(url, campaign_ids))
+            rng = random.Random(5)
+            queries = [f"/postback?click_id={c}&payout={rng.randrange(1, 5000) / 100}&token={TOKEN}" for c in click_ids]
+            script = workdir / f"postback-{database}.lua"
+            script.write_text(LUA % {"queries": lua_list(queries)})
+            ceiling = measure(f"starlette route ({database})", bare, base_env, script, args, workdir)
+            env = dict(base_env, GRAPHAPI_DATABASE_URL=url, GRAPHAPI_POSTBACK_TOKEN=TOKEN)
+            command = [python, "-m", "graphapi.cli", "serve", "--port"]
+            result = measure(f"graphapi /postback ({database})", command, env, script, args, workdir)
+            print(row(ceiling, None))
+            print(row(result, ceiling))
+            ratios.append(result["rps"] / ceiling["rps"])
+            received = {int(pk) for pk in result["ids_file"].read_text().split()}
+            stored, missing, orphans = asyncio.run(check(url, received))
+            print(f"  {database}: {stored} conversions stored; {len(received)} ids named in 200s, {len(missing)} "
+                  f"of them missing; {orphans} conversions without an outbox row")  # fmt: skip
+            errors = {key for key in result["statuses"] if key.isdigit() and int(key) >= 500}
+            if missing or orphans or errors or result["errors"]:
+                failures.append(database)
+        print_median(database, ratios)
     sys.exit(1 if failures else 0)
 
 
