@@ -20,6 +20,8 @@ from typing import Any
 def literal(values: Iterable[Any], kind: str) -> str:
     """`values` (None for NULL) as an array of `kind`: "text", "jsonb", "int",
     "bigint", "bool" or "timestamptz" (datetimes, or text PostgreSQL reads as one)."""
+    if isinstance(values, (str, bytes)):  # would be taken apart into characters
+        raise TypeError(f"an array of {kind} takes a sequence of values, not {type(values).__name__}")
     return "{" + ",".join(_FORMATS[kind](values)) + "}"
 
 

@@ -63,3 +63,8 @@ async def test_times_as_datetimes_and_as_text(connection):
     epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
     expected = [epoch + timedelta(microseconds=m) for m in micros]
     assert await roundtrip(connection, [text(m) for m in micros], "timestamptz") == expected
+
+
+def test_a_string_is_not_taken_for_an_array_of_its_characters():
+    with pytest.raises(TypeError):
+        pg_arrays.literal("abc", "text")
