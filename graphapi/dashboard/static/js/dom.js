@@ -46,16 +46,26 @@ export function copyField(label, value, id) {
   );
 }
 
+// For a view that asks the API again when a choice changes: answers can come
+// back out of order, and only the latest request's may be shown (an earlier
+// one arriving last would put back what the user just changed away from).
+export function latestOnly() {
+  let latest = 0;
+  return { next: () => ++latest, is: (request) => request === latest };
+}
+
 // A table sortable by any column whose header is clicked (or activated by
 // keyboard). columns: [{ key, label, value(row) for sorting, render(row), numeric }]
-export function sortableTable(columns, rows, { sortKey, descending = true, caption, rowProps } = {}) {
+// onSort(key, descending): the user sorted it, so a view that draws the table
+// again (new figures) can keep that order.
+export function sortableTable(columns, rows, { sortKey, descending = true, caption, rowProps, onSort } = {}) {
   let key = sortKey ?? columns[0].key;
   let desc = descending;
   const table = h("table", { class: "data" });
   // Phone width hides the header row, so sorting gets a select of its own there.
   const sortable = columns.filter((c) => c.value);
   const sortId = `sort${++fieldIds}`;
-  const sortSelect = h("select", { id: sortId, onchange: () => { key = sortSelect.value; desc = sortable.find((c) => c.key === key).numeric ?? false; draw(); } },
+  const sortSelect = h("select", { id: sortId, onchange: () => { key = sortSelect.value; desc = sortable.find((c) => c.key === key).numeric ?? false; resort(); } },
     sortable.map((c) => h("option", { value: c.key }, c.label)));
   const draw = () => {
     sortSelect.value = key;
@@ -73,7 +83,7 @@ export function sortableTable(columns, rows, { sortKey, descending = true, capti
           class: c.numeric ? "num" : null,
           "aria-sort": c.key === key ? (desc ? "descending" : "ascending") : "none",
         }, c.value
-          ? h("button", { type: "button", class: "sort", onclick: () => { desc = c.key === key ? !desc : c.numeric ?? false; key = c.key; draw(); } },
+          ? h("button", { type: "button", class: "sort", onclick: () => { desc = c.key === key ? !desc : c.numeric ?? false; key = c.key; resort(); } },
               c.label, h("span", { "aria-hidden": "true" }, c.key === key ? (desc ? " ▼" : " ▲") : ""))
           : c.label),
       ))),
@@ -82,6 +92,7 @@ export function sortableTable(columns, rows, { sortKey, descending = true, capti
       )),
     );
   };
+  const resort = () => { onSort?.(key, desc); draw(); };
   draw();
   return h("div", { class: "table-wrap" },
     h("div", { class: "sort-by field inline" }, h("label", { for: sortId }, "Sort by"), sortSelect), table);

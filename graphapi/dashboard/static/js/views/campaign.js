@@ -2,7 +2,7 @@
 // with drill-down, its offers, landers and rules (each editable).
 
 import { gql } from "../api.js";
-import { copyField, debounce, emptyState, errorBox, h, sortableTable } from "../dom.js";
+import { copyField, debounce, emptyState, errorBox, h, latestOnly, sortableTable } from "../dom.js";
 import { count, dateTime, money, pct } from "../format.js";
 import { campaignForm, landerForm, offerForm, openDialog, ruleForm } from "../forms.js";
 import { STATS_FIELDS, statsColumns } from "../stats.js";
@@ -55,7 +55,8 @@ export function campaignView(app, id) {
     rangeToolbar(app, () => load()),
     body);
   let chart = null;
-  let reportState = { dimension: "SOURCE", drill: "" };
+  // The report's choices, kept when the view draws it again (new figures).
+  let reportState = { dimension: "SOURCE", drill: "", sortKey: "clicks", descending: true };
   let chartPeriod = null; // per hour for a one-day range, per day otherwise, until chosen
 
   async function load() {
@@ -110,18 +111,21 @@ export function campaignView(app, id) {
     const chosen = chartPeriod ?? (first === last ? "HOUR" : "DAY");
     const period = h("select", { id: "chart-period" }, [["DAY", "Per day"], ["HOUR", "Per hour"]].map(([v, t]) => h("option", { value: v, selected: v === chosen }, t)));
     const holder = h("div", { class: "chart", role: "img", "aria-label": "Clicks, conversions and revenue over time" });
+    const latest = latestOnly();
     const draw = async (event) => {
       if (event) chartPeriod = period.value;
       const range = app.range();
+      const mine = latest.next();
       try {
         const { report } = await gql(reportQuery([period.value]), {
           groupBy: [period.value], campaignId: c.id, since: range.since, until: range.until, timezone: range.timeZone,
         });
         const { drawChart } = await import("../chart.js");
+        if (!latest.is(mine)) return;
         chart?.destroy();
         chart = drawChart(holder, period.value, report.rows, c.currency, range);
       } catch (error) {
-        holder.replaceChildren(errorBox(error));
+        if (latest.is(mine)) holder.replaceChildren(errorBox(error));
       }
     };
     period.addEventListener("change", draw);
@@ -138,17 +142,19 @@ export function campaignView(app, id) {
     const dimension = h("select", { id: "report-dimension" }, options(reportState.dimension));
     const drill = h("select", { id: "report-drill" }, options(reportState.drill, "(no drill-down)"));
     const table = h("div", { "aria-live": "polite" });
+    const latest = latestOnly();
     const draw = async () => {
-      reportState = { dimension: dimension.value, drill: drill.value === dimension.value ? "" : drill.value };
+      reportState = { ...reportState, dimension: dimension.value, drill: drill.value === dimension.value ? "" : drill.value };
       const groupBy = [reportState.dimension, reportState.drill].filter(Boolean);
       const range = app.range();
+      const mine = latest.next();
       try {
         const { report } = await gql(reportQuery(groupBy), {
           groupBy, campaignId: c.id, since: range.since, until: range.until, timezone: range.timeZone,
         });
-        table.replaceChildren(reportTable(report, groupBy, range.timeZone));
+        if (latest.is(mine)) table.replaceChildren(reportTable(report, groupBy, range.timeZone));
       } catch (error) {
-        table.replaceChildren(errorBox(error));
+        if (latest.is(mine)) table.replaceChildren(errorBox(error));
       }
     };
     dimension.addEventListener("change", draw);
@@ -167,9 +173,14 @@ export function campaignView(app, id) {
     const [first, second] = groupBy;
     const label = (row, d) => dimensionValue(row, d, timeZone) ?? "(none)";
     const stats = statsColumns((r) => r.stats);
+    const order = {
+      sortKey: reportState.sortKey,
+      descending: reportState.descending,
+      onSort: (sortKey, descending) => { reportState = { ...reportState, sortKey, descending }; },
+    };
     if (!second) {
       return sortableTable([{ key: "value", label: DIMENSIONS[first], value: (r) => label(r, first), render: (r) => label(r, first) }, ...stats],
-        report.rows, { sortKey: "clicks", caption: `By ${DIMENSIONS[first].toLowerCase()}` });
+        report.rows, { ...order, caption: `By ${DIMENSIONS[first].toLowerCase()}` });
     }
     // Drill-down: each first-dimension value, with its rows by the second beneath it.
     const groups = new Map();
@@ -182,7 +193,7 @@ export function campaignView(app, id) {
       h("details", { open: groups.size <= 5 },
         h("summary", {}, `${DIMENSIONS[first]}: ${key} `, h("span", { class: "muted" }, `(${rows.length} by ${DIMENSIONS[second].toLowerCase()})`)),
         sortableTable([{ key: "value", label: DIMENSIONS[second], value: (r) => label(r, second), render: (r) => label(r, second) }, ...stats],
-          rows, { sortKey: "clicks" }))));
+          rows, order))));
   }
 
   function assets(c) {
