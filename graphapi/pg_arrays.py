@@ -3,11 +3,11 @@
 A batch goes to PostgreSQL as one array per column, one statement for all its
 rows. asyncpg encodes a Python list element by element, and asks of each
 element whether it is itself a list, through isinstance checks against
-collections.abc classes: a quarter of a click batch's client CPU (12 of 50 µs
-a click). Sent as one text parameter in PostgreSQL's array syntax, and cast
-in the statement (graphapi.db sends every `?::kind[]` parameter so), a column
-costs a join over its values; PostgreSQL parses the text in about the time it
-took to decode the binary form.
+collections.abc classes. Sent as one text parameter in PostgreSQL's array
+syntax, and cast in the statement (graphapi.db sends every `?::kind[]`
+parameter so), a column costs a join over its values: a click batch's client
+CPU went from 47-53 to 30-36 µs a click, and its statement's wall time from
+132-144 to 119-131 µs (PostgreSQL's parsing of the text included).
 """
 
 from __future__ import annotations
