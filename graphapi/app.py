@@ -25,7 +25,7 @@ from graphapi.live import ConversionFeed
 from graphapi.plugins import Plugins
 from graphapi.postbacks import PostbackEndpoint
 from graphapi.routing import CampaignCache
-from graphapi.rule_engine import RuleEngine
+from graphapi.rule_engine import RuleEngine, every_conversion_hooks
 from graphapi.settings import Settings, load_settings
 from graphapi.webhooks import WebhookSender
 
@@ -116,7 +116,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services.click_throughs = GroupCommit(services.db, write_click_throughs, "click-throughs")
         services.click_throughs.start()
         rates = Rates(services.settings.currency, services.settings.currency_rates)
-        writer = ConversionWriter(services.feed, rates, services.db.postgres)
+        writer = ConversionWriter(
+            services.feed, rates, services.db.postgres, bool(every_conversion_hooks(services.plugins))
+        )
         services.postbacks = GroupCommit(services.db, writer, "postbacks", after_commit=writer.committed)
         services.postbacks.start()
         services.webhooks = WebhookSender(

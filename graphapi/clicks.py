@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from graphapi import rollups, visitor
-from graphapi.db import Transaction
+from graphapi.db import Transaction, UtcText
 from graphapi.group_commit import WriteFailed
 from graphapi.hot_paths import plain, query_pairs
 from graphapi.models import Route
@@ -60,26 +60,6 @@ def new_click_id() -> str:
     if _stamp[0] != millisecond:
         _stamp = (millisecond, "".join(CROCKFORD[(millisecond >> shift) & 31] for shift in range(45, -1, -5)))
     return _stamp[1] + os.urandom(16).translate(_DIGIT_OF_BYTE).decode()
-
-
-class UtcText:
-    """A time in microseconds since the epoch, as the text sqlite3's datetime
-    adapter would make of it (`isoformat(" ")`, the form SQLite stores times
-    in). A click's two times go to the database as this text: the adapter, a
-    Python call per value, was a fifth of a click's insert on SQLite. The date
-    and time of day are worked out once a second."""
-
-    __slots__ = ("_second", "_text")
-
-    def __init__(self) -> None:
-        self._second, self._text = -1, ""
-
-    def __call__(self, micros: int) -> str:
-        second, micro = divmod(micros, 1_000_000)
-        if second != self._second:
-            self._second = second
-            self._text = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        return f"{self._text}.{micro:06d}+00:00" if micro else f"{self._text}+00:00"
 
 
 # The columns a click row (a tuple, built by ClickEndpoint) holds, in order, with

@@ -29,7 +29,7 @@ async def set_status(db: Database, feed: ConversionFeed, conversion_id: int, sta
         await tx.execute(
             "UPDATE conversion SET status = ?, updated_at = ? WHERE id = ?", [status.value, now, conversion_id]
         )
-        await tx.execute(INSERT_OUTBOX, [now, conversion_id, previous, status.value])
+        await tx.execute(INSERT_OUTBOX, [now, conversion_id, previous, status.value, None])
         await rollups.add_conversion_changes(tx, {conversion_id: found[0]})
         await feed.announce(tx, [conversion_id])
     feed.committed([conversion_id])

@@ -6,6 +6,10 @@ campaign's currency, records the conversion, writes an outbox row for every
 created or updated one (the rule engine's hand-over, committed with it) and a
 postback log row for every request, whatever its outcome.
 
+An outbox row with nothing to run (its campaign has no enabled rule, and no
+plugin runs for every conversion) is written processed: a rule engine's pass
+over it cost more than the postback that wrote it.
+
 Exactly once: a conversion is inserted with INSERT ... ON CONFLICT DO NOTHING
 on the unique (click, goal, txid) key, so the database, not a prior read,
 decides which of many identical postbacks creates it, in one process or many;
@@ -79,7 +83,7 @@ class ConversionRequest:
 
 @dataclass(slots=True)
 class LogEntry:
-    received_at: datetime
+    received_at: str  # UTC, as graphapi.db.UtcText writes it
     remote_addr: str | None
     params: dict[str, Any]
     click_id: str | None
@@ -118,6 +122,7 @@ class MatchedClick:
     cost_model: CostModel
     cost_value: Decimal
     offer_payout: Decimal
+    has_rules: bool  # its campaign has an enabled rule
     dimensions: tuple[str, ...]  # its value of each rollup dimension (rollups.VALUES)
 
 
@@ -132,6 +137,7 @@ def accrued_cost(click: MatchedClick, payout: Decimal) -> Decimal:
 
 _SELECT_CLICKS = (
     "SELECT k.click_id, k.id, k.campaign_id, cp.currency, cp.cost_model, cp.cost_value, o.payout, "
+    "k.campaign_id IN (SELECT campaign_id FROM rule WHERE enabled), "
     f"{rollups.CLICK_VALUES} FROM click k JOIN campaign cp ON cp.id = k.campaign_id "
     "LEFT JOIN offer o ON o.id = k.offer_id WHERE k.click_id "
 )
@@ -191,7 +197,7 @@ _UPDATE_CONVERSION = (
 )
 INSERT_OUTBOX = (
     "INSERT INTO outbox (created_at, conversion_id, previous_status, status, processed_at, attempts) "
-    "VALUES (?, ?, ?, ?, NULL, 0)"
+    "VALUES (?, ?, ?, ?, ?, 0)"
 )
 _LOG_COLUMNS = "received_at, outcome, message, click_id, params, remote_addr, conversion_id"
 _INSERT_LOG = f"INSERT INTO postback ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -205,7 +211,7 @@ _WRITE_BACK_POSTGRES = (
     "?::bigint[], ?::timestamptz[], ?::bigint[]) AS t(status, raw_status, payout, original_payout, "
     "original_currency, cost, updated_at, id) WHERE c.id = t.id), "
     "outbox AS (INSERT INTO outbox (created_at, conversion_id, previous_status, status, processed_at, attempts) "
-    "SELECT t.*, NULL, 0 FROM unnest(?::timestamptz[], ?::bigint[], ?::text[], ?::text[]) AS t), "
+    "SELECT t.*, 0 FROM unnest(?::timestamptz[], ?::bigint[], ?::text[], ?::text[], ?::timestamptz[]) AS t), "
     f"{rollups.ADD_CONVERSION_ROWS_POSTGRES}, "
     f"log AS (INSERT INTO postback ({_LOG_COLUMNS}) SELECT t.received_at, t.outcome, t.message, t.click_id, "
     "t.params::jsonb, t.remote_addr, t.conversion_id FROM unnest(?::timestamptz[], ?::text[], ?::text[], "
@@ -278,10 +284,12 @@ class ConversionWriter:
     on PostgreSQL each statement is a round trip.
     """
 
-    def __init__(self, feed: ConversionFeed, rates: Rates, postgres: bool) -> None:
+    def __init__(self, feed: ConversionFeed, rates: Rates, postgres: bool, every_conversion: bool) -> None:
         self._feed = feed
         self._rates = rates
         self._postgres = postgres
+        # A plugin runs for every conversion (graphapi.rule_engine.every_conversion_hooks).
+        self._every_conversion = every_conversion
 
     async def __call__(
         self, tx: Transaction, items: Sequence[ConversionRequest | RefusedRequest]
@@ -305,25 +313,32 @@ class ConversionWriter:
         # apply in the order they came.
         pending.sort(key=lambda p: p.key)
         now = datetime.now(timezone.utc)
+        # The batch's time as the rows' text: sqlite3's datetime adapter costs
+        # 1.4 µs a value, and a batch writes it three times a request or so.
+        stamp = now.isoformat(" ")
         firsts = {p.key: p for p in reversed(pending)}  # each key's first request
-        created = await self._insert(tx, [firsts[key] for key in sorted(firsts)], now)
+        created = await self._insert(tx, [firsts[key] for key in sorted(firsts)], stamp)
         recorded = await self._existing(tx, [key for key in sorted(firsts) if key not in created])
         outbox: list[tuple] = []
         before: dict[tuple, rollups.State | None] = {}
         for p in pending:
-            key = p.key
+            key, status = p.key, p.request.status
+            # The rule engine's hand-over; with no rule or plugin to run, the
+            # row is written processed, and no engine spends a claim on it.
+            processed_at = None if self._every_conversion or p.click.has_rules else stamp
             if key in created and key not in recorded:
-                recorded[key] = _Recorded(created[key], p.request.status, p.request.raw_status, *p.as_new(), now)
-                outbox.append((now, created[key], None, p.request.status.value))
+                recorded[key] = _Recorded(created[key], status, p.request.raw_status, *p.as_new(), now)
+                outbox.append((stamp, created[key], None, status.value, processed_at))
                 before[key] = None
-                results[p.index] = PostbackResult(
-                    PostbackOutcome.CREATED, conversion_id=created[key], status=p.request.status
-                )
+                results[p.index] = PostbackResult(PostbackOutcome.CREATED, conversion_id=created[key], status=status)
             else:
-                results[p.index] = _apply(p, recorded[key], now, outbox, before)
+                previous = recorded[key].status
+                results[p.index] = result = _apply(p, recorded[key], before)
+                if result.outcome is PostbackOutcome.UPDATED:
+                    outbox.append((stamp, result.conversion_id, previous.value, status.value, processed_at))
         changes = [
             (r.status.value, r.raw_status, to_micros(r.amount.payout), _micros(r.amount.original),
-             r.amount.original_currency, r.cost, now, r.id)
+             r.amount.original_currency, r.cost, stamp, r.id)
             for r in recorded.values() if r.changed
         ]  # fmt: skip
         log = [_log_row(item.log, result) for item, result in zip(items, results)]
@@ -336,7 +351,7 @@ class ConversionWriter:
         """The changed conversions, the outbox, the rollups, the log and the announcements."""
         announced = [row[1] for row in outbox]
         if self._postgres:
-            tables = ((changes, 8), (outbox, 4), (rollups.conversion_rows(sums), 10), (log, 7))
+            tables = ((changes, 8), (outbox, 5), (rollups.conversion_rows(sums), 10), (log, 7))
             arrays = [list(column) for rows, width in tables for column in _columns(rows, width)]
             await tx.execute(_WRITE_BACK_POSTGRES, [*arrays, *self._feed.notify_params(announced)])
             return
@@ -354,7 +369,7 @@ class ConversionWriter:
             if result.outcome in (PostbackOutcome.CREATED, PostbackOutcome.UPDATED)
         )
 
-    async def _insert(self, tx: Transaction, firsts: list[_Pending], now: datetime) -> dict[tuple, int]:
+    async def _insert(self, tx: Transaction, firsts: list[_Pending], stamp: str) -> dict[tuple, int]:
         """Insert each key's first request; the ids of the keys that were new."""
         rows = []
         for p in firsts:
@@ -363,7 +378,7 @@ class ConversionWriter:
             rows.append((
                 click.id, click.campaign_id, request.goal, request.txid, request.status.value,
                 request.raw_status, to_micros(new.payout), click.currency, _micros(new.original),
-                new.original_currency, cost, json.dumps(request.params, ensure_ascii=False), now, now,
+                new.original_currency, cost, _json(request.params), stamp, stamp,
             ))  # fmt: skip
         if not rows:
             return {}
@@ -402,7 +417,8 @@ class ConversionWriter:
             rows = await tx.fetch(_SELECT_CLICKS + f"IN ({', '.join('?' * len(wanted))})", wanted)
         return {
             row[0]: MatchedClick(
-                row[1], row[2], row[3], CostModel(row[4]), from_micros(row[5]), from_micros(row[6]), tuple(row[7:])
+                row[1], row[2], row[3], CostModel(row[4]), from_micros(row[5]), from_micros(row[6]), bool(row[7]),
+                tuple(row[8:]),
             )
             for row in rows
         }
@@ -426,10 +442,7 @@ class ConversionWriter:
         return Amount(_exact(converted), sent, currency)
 
 
-
-def _apply(
-    p: _Pending, recorded: _Recorded, now: datetime, outbox: list[tuple], before: dict[tuple, rollups.State | None]
-) -> PostbackResult:
+def _apply(p: _Pending, recorded: _Recorded, before: dict[tuple, rollups.State | None]) -> PostbackResult:
     """A request for a conversion that exists (or that an earlier request of the
     batch created): change it, or answer that it is a duplicate."""
     request, current = p.request, recorded.status
@@ -451,7 +464,6 @@ def _apply(
     recorded.status, recorded.raw_status = request.status, request.raw_status
     recorded.cost = to_micros(accrued_cost(p.click, recorded.amount.payout))
     recorded.changed = True
-    outbox.append((now, recorded.id, current.value, request.status.value))
     return PostbackResult(PostbackOutcome.UPDATED, conversion_id=recorded.id, status=request.status)
 
 
@@ -479,8 +491,13 @@ def _micros(amount: Decimal | None) -> int | None:
     return None if amount is None else to_micros(amount)
 
 
+def _json(params: dict[str, Any]) -> str:
+    # Most conversions carry no parameters beyond the known fields.
+    return json.dumps(params, ensure_ascii=False) if params else "{}"
+
+
 def _log_row(log: LogEntry, result: PostbackResult) -> tuple:
     return (
         log.received_at, result.outcome.value, result.message, log.click_id,
-        json.dumps(log.params, ensure_ascii=False), log.remote_addr, result.conversion_id,
+        _json(log.params), log.remote_addr, result.conversion_id,
     )  # fmt: skip

@@ -19,6 +19,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -129,6 +130,26 @@ async def retried(transaction: Callable[[], Awaitable[T]], name: str) -> T:
                 raise
             attempt += 1
             log.warning("%s: %s; writing it again", name, error)
+
+
+class UtcText:
+    """A time in microseconds since the epoch, as the text sqlite3's datetime
+    adapter would make of it (`isoformat(" ")`, the form SQLite stores times
+    in, which PostgreSQL reads too). The hot paths send their times as this
+    text: the adapter, a Python call per value, was a fifth of a click's
+    insert on SQLite. The date and time of day are worked out once a second."""
+
+    __slots__ = ("_second", "_text")
+
+    def __init__(self) -> None:
+        self._second, self._text = -1, ""
+
+    def __call__(self, micros: int) -> str:
+        second, micro = divmod(micros, 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._text = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        return f"{self._text}.{micro:06d}+00:00" if micro else f"{self._text}+00:00"
 
 
 class Transaction:

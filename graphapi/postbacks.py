@@ -12,8 +12,8 @@ import hmac
 import ipaddress
 import json
 import re
+import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,7 @@ from graphapi.conversions import (
     RefusedRequest,
     invalid,
 )
+from graphapi.db import UtcText
 from graphapi.events import ConversionInfo, ReceivedConversion, campaign_info, click_info
 from graphapi.group_commit import WriteFailed
 from graphapi.hot_paths import json_answer, query_pairs
@@ -191,7 +192,8 @@ def field_values(named: dict[str, list[str]]) -> tuple[dict[str, str], set[str]]
             values[name] = distinct.pop()
             used.update(sources)
     for name, value in values.items():
-        if _MACRO.search(value):
+        # Every placeholder has one of these; most values need no search.
+        if ("{" in value or "%" in value or "[" in value or "#" in value) and _MACRO.search(value):
             raise invalid(
                 f"{name}: the partner did not fill in its macro ({value[:64]!r} is a placeholder); "
                 "fix the postback URL at the network"
@@ -284,6 +286,7 @@ class PostbackEndpoint:
         self.services = services
         self._allowed = services.settings.postback_networks
         self._client_address = visitor.ClientAddress(services.settings.trusted_networks)
+        self._received_text = UtcText()
 
     async def __call__(self, scope, receive, send) -> None:
         services = self.services
@@ -291,7 +294,7 @@ class PostbackEndpoint:
         client = scope.get("client")
         remote_addr = self._client_address(client[0] if client else None, headers.get("x-forwarded-for"))
         pairs = _query_pairs(scope["query_string"])
-        log = LogEntry(datetime.now(timezone.utc), remote_addr, loggable(pairs), None)
+        log = LogEntry(self._received_text(time.time_ns() // 1000), remote_addr, loggable(pairs), None)
         try:
             item = await self._request(scope, receive, headers, remote_addr, pairs, log)
             await self._review(item)

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import operator
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -195,9 +197,8 @@ Sums = dict[tuple, list[int]]
 
 
 def _add(sums: Sums, key: tuple, figures: Sequence[int]) -> None:
-    total = sums.setdefault(key, [0] * len(figures))
-    for index, amount in enumerate(figures):
-        total[index] += amount
+    total = sums.get(key)
+    sums[key] = list(figures) if total is None else list(map(operator.add, total, figures))
 
 
 def _in_key_order(sums: Sums) -> list[tuple]:
@@ -220,9 +221,19 @@ def _day(hour: datetime | str, postgres: bool) -> datetime | str:
     return day_of(hour)
 
 
+@functools.lru_cache(maxsize=256)
+def _sqlite_hour(hour: datetime | str) -> str:
+    """An hour as SQLite stores it: what sqlite3's datetime adapter writes, which
+    costs 1.4 µs a value (a batch's rows share a few hours)."""
+    return hour if isinstance(hour, str) else hour.isoformat(" ")
+
+
 async def _add_sums(tx: Transaction, upserts: tuple[str, str], sums: Sums) -> None:
     hourly, daily = upserts
-    await tx.executemany(hourly, _in_key_order(sums))
+    rows = _in_key_order(sums)
+    if not tx.postgres:
+        rows = [(campaign_id, _sqlite_hour(hour), *rest) for campaign_id, hour, *rest in rows]
+    await tx.executemany(hourly, rows)
     # Read after the hours are written: see DAILY.
     until = as_datetime((await tx.fetch(_UNTIL))[0][0])
     days: Sums = {}

@@ -88,7 +88,7 @@ async def insert_conversion(
             "SELECT id FROM conversion WHERE click_id = ? AND goal = ? AND txid = ?", [click, goal, txid]
         )
         if outbox:
-            await tx.execute(INSERT_OUTBOX, [moment, conversion_id, None, status])
+            await tx.execute(INSERT_OUTBOX, [moment, conversion_id, None, status, None])
         await rollups.add_conversion_changes(tx, {conversion_id: None})
         if feed is not None:
             await feed.announce(tx, [conversion_id])

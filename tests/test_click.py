@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from graphapi.clicks import UtcText
+from graphapi.db import UtcText
 from graphapi.models import Campaign, CampaignStatus, Click, CostModel, DeviceType, Route
 from tests.conftest import http_client, make_campaign
 

@@ -8,10 +8,10 @@ import asyncio
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
-from graphapi.models import Campaign, CampaignStatus, Conversion, CostModel, Rule, RuleEvent
+from graphapi.models import Campaign, CampaignStatus, Conversion, CostModel, Outbox, Rule, RuleEvent
 from graphapi.stats import campaign_stats
 from tests.conftest import http_client, make_campaign
-from tests.plugin_samples import recorder, reviewers
+from tests.plugin_samples import recorder, reviewers, threshold_rule
 
 
 async def click(client, campaign_id: int, **params) -> str:
@@ -74,6 +74,36 @@ async def test_recorded_conversions_reach_plugins_once_with_their_figures(start_
     assert last.click.click_id == click_id and last.click.source == "site-1" and last.click.sub3 == "kw"
     assert last.conversion.payout == Decimal("7.50")
     assert last.stats.conversions == 1 and last.stats.revenue == Decimal("7.50")
+
+
+async def test_a_conversion_with_no_rule_to_run_is_handed_over_as_it_is_written(start_app):
+    """With no rule enabled on its campaign (and no plugin that runs for every
+    conversion), a conversion's outbox row is written processed, and no rule
+    engine claims it; with a rule, it waits for an engine, which runs the rule."""
+    threshold_rule.CALLS.clear()
+    plugin = "tests.plugin_samples.threshold_rule"
+    app = await start_app(plugins=[plugin])
+    services = app.state.services
+    await services.rules.stop()  # what the postback path wrote, before any engine ran
+    ruled, bare, disabled = [await make_campaign(services) for _ in range(3)]
+    rule = await Rule.create(campaign=ruled, plugin=plugin, config={"threshold": 1})
+    await Rule.create(campaign=disabled, plugin=plugin, config={"threshold": 1}, enabled=False)
+    async with http_client(app) as client:
+        for campaign in (ruled, bare, disabled):
+            click_id = await click(client, campaign.id)
+            for status, result in (("pending", "created"), ("approved", "updated")):
+                answer = await client.get(f"/postback?click_id={click_id}&payout=5&status={status}")
+                assert answer.json()["result"] == result
+
+    async def outbox_of(campaign: Campaign) -> list[bool]:
+        [conversion] = await Conversion.filter(campaign_id=campaign.id)
+        return [row.processed_at is None for row in await Outbox.filter(conversion_id=conversion.id).order_by("id")]
+
+    assert [await outbox_of(c) for c in (ruled, bare, disabled)] == [[True, True], [False, False], [False, False]]
+    assert await services.rules.run_pending() == 2
+    [conversion] = await Conversion.filter(campaign_id=ruled.id)
+    assert threshold_rule.CALLS == [(conversion.id, rule.id, {"threshold": 1})] * 2
+    assert not await Outbox.filter(processed_at=None).exists()
 
 
 async def test_postback_controls_can_hold_a_conversion(start_app):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from graphapi import pg_arrays
-from graphapi.clicks import UtcText
+from graphapi.db import UtcText
 from tests.conftest import _dsn
 
 AWKWARD = [
