@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services.click_throughs.start()
         rates = Rates(services.settings.currency, services.settings.currency_rates)
         writer = ConversionWriter(
-            services.feed, rates, services.db.postgres, bool(every_conversion_hooks(services.plugins))
+            services.feed, rates, services.db.postgres, lambda: bool(every_conversion_hooks(services.plugins))
         )
         services.postbacks = GroupCommit(services.db, writer, "postbacks", after_commit=writer.committed)
         services.postbacks.start()

@@ -20,7 +20,7 @@ transaction excludes every other writer) before it is changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -284,11 +284,14 @@ class ConversionWriter:
     on PostgreSQL each statement is a round trip.
     """
 
-    def __init__(self, feed: ConversionFeed, rates: Rates, postgres: bool, every_conversion: bool) -> None:
+    def __init__(
+        self, feed: ConversionFeed, rates: Rates, postgres: bool, every_conversion: Callable[[], bool]
+    ) -> None:
         self._feed = feed
         self._rates = rates
         self._postgres = postgres
-        # A plugin runs for every conversion (graphapi.rule_engine.every_conversion_hooks).
+        # Whether a plugin runs for every conversion (rule_engine.every_conversion_hooks),
+        # asked each batch: a plugin may be registered after start-up.
         self._every_conversion = every_conversion
 
     async def __call__(
@@ -321,11 +324,12 @@ class ConversionWriter:
         recorded = await self._existing(tx, [key for key in sorted(firsts) if key not in created])
         outbox: list[tuple] = []
         before: dict[tuple, rollups.State | None] = {}
+        every_conversion = self._every_conversion()
         for p in pending:
             key, status = p.key, p.request.status
             # The rule engine's hand-over; with no rule or plugin to run, the
             # row is written processed, and no engine spends a claim on it.
-            processed_at = None if self._every_conversion or p.click.has_rules else stamp
+            processed_at = None if every_conversion or p.click.has_rules else stamp
             if key in created and key not in recorded:
                 recorded[key] = _Recorded(created[key], status, p.request.raw_status, *p.as_new(), now)
                 outbox.append((stamp, created[key], None, status.value, processed_at))

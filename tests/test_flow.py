@@ -106,6 +106,23 @@ async def test_a_conversion_with_no_rule_to_run_is_handed_over_as_it_is_written(
     assert not await Outbox.filter(processed_at=None).exists()
 
 
+async def test_a_plugin_registered_after_start_up_sees_every_conversion(start_app):
+    recorder.EVENTS.clear()
+    app = await start_app()
+    services = app.state.services
+    services.plugins.pm.register(recorder)
+    campaign = await make_campaign(services)
+    async with http_client(app) as client:
+        click_id = await click(client, campaign.id)
+        assert (await client.get(f"/postback?click_id={click_id}&payout=5")).json()["result"] == "created"
+
+    async def seen() -> bool:
+        return len(recorder.EVENTS) == 1
+
+    await wait_for(seen)
+    assert recorder.EVENTS[0].click.click_id == click_id
+
+
 async def test_postback_controls_can_hold_a_conversion(start_app):
     app = await start_app()
     services = app.state.services
