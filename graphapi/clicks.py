@@ -7,7 +7,6 @@ commit) before its 302 is sent.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -18,7 +17,7 @@ from datetime import datetime, timezone
 from graphapi import rollups, visitor
 from graphapi.db import Transaction, UtcText
 from graphapi.group_commit import WriteFailed
-from graphapi.hot_paths import plain, query_pairs
+from graphapi.hot_paths import params_json, plain, query_pairs
 from graphapi.models import Route
 from graphapi.money import parse_amount
 from graphapi.routing import CampaignRoute, Target, destination
@@ -250,7 +249,7 @@ class ClickEndpoint:
             click_id, route.id, offer.id if offer else None, lander.id if lander else None,
             kind.value, self.created_text(now), ip, user_agent, visitor_key, country, device.device_type.value,
             device.os, device.browser, referrer, source, creative, *subs.values(),
-            json.dumps(params, ensure_ascii=False) if params else "{}", query.truncated,
+            params_json(params), query.truncated,
             device.is_bot, cost, self.since_text(now - self.unique_window),
         )  # fmt: skip
         try:

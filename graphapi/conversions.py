@@ -19,7 +19,6 @@ transaction excludes every other writer) before it is changed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ from typing import Any
 from graphapi import rollups
 from graphapi.currency import Rates
 from graphapi.db import Transaction
+from graphapi.hot_paths import params_json
 from graphapi.live import NOTIFY, ConversionFeed
 from graphapi.models import ConversionStatus, CostModel, PostbackOutcome
 from graphapi.money import MAX_AMOUNT, from_micros, to_micros
@@ -382,7 +382,7 @@ class ConversionWriter:
             rows.append((
                 click.id, click.campaign_id, request.goal, request.txid, request.status.value,
                 request.raw_status, to_micros(new.payout), click.currency, _micros(new.original),
-                new.original_currency, cost, _json(request.params), stamp, stamp,
+                new.original_currency, cost, params_json(request.params), stamp, stamp,
             ))  # fmt: skip
         if not rows:
             return {}
@@ -495,13 +495,8 @@ def _micros(amount: Decimal | None) -> int | None:
     return None if amount is None else to_micros(amount)
 
 
-def _json(params: dict[str, Any]) -> str:
-    # Most conversions carry no parameters beyond the known fields.
-    return json.dumps(params, ensure_ascii=False) if params else "{}"
-
-
 def _log_row(log: LogEntry, result: PostbackResult) -> tuple:
     return (
         log.received_at, result.outcome.value, result.message, log.click_id,
-        _json(log.params), log.remote_addr, result.conversion_id,
+        params_json(log.params), log.remote_addr, result.conversion_id,
     )  # fmt: skip
