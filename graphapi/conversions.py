@@ -32,6 +32,7 @@ from graphapi.hot_paths import params_json
 from graphapi.live import NOTIFY, ConversionFeed
 from graphapi.models import ConversionStatus, CostModel, PostbackOutcome
 from graphapi.money import MAX_AMOUNT, from_micros, to_micros
+from graphapi.rule_engine import has_enabled_rule
 from graphapi.statuses import may_change
 
 # Longer click ids are cut (never matching a click: ours have 22 characters).
@@ -137,7 +138,7 @@ def accrued_cost(click: MatchedClick, payout: Decimal) -> Decimal:
 
 _SELECT_CLICKS = (
     "SELECT k.click_id, k.id, k.campaign_id, cp.currency, cp.cost_model, cp.cost_value, o.payout, "
-    "k.campaign_id IN (SELECT campaign_id FROM rule WHERE enabled), "
+    f"{has_enabled_rule('k.campaign_id')}, "
     f"{rollups.CLICK_VALUES} FROM click k JOIN campaign cp ON cp.id = k.campaign_id "
     "LEFT JOIN offer o ON o.id = k.offer_id WHERE k.click_id "
 )

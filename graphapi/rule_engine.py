@@ -81,10 +81,16 @@ CLAIM = (
     "ORDER BY o.processed_at, o.id LIMIT ?{lock}) RETURNING id, conversion_id, previous_status, attempts, status"
 )
 
+
+def has_enabled_rule(campaign_id: str) -> str:
+    """SQL: whether the campaign `campaign_id` (a column) has an enabled rule;
+    the postback path and the engine both ask it, and must agree."""
+    return f"{campaign_id} IN (SELECT campaign_id FROM rule WHERE enabled)"
+
+
 # Each conversion's campaign, and whether the campaign has enabled rules.
 _CAMPAIGNS_OF = (
-    "SELECT v.id, v.campaign_id, EXISTS (SELECT 1 FROM rule r WHERE r.campaign_id = v.campaign_id AND r.enabled) "
-    "FROM conversion v WHERE v.id IN ({ids})"
+    f"SELECT v.id, v.campaign_id, {has_enabled_rule('v.campaign_id')} FROM conversion v WHERE v.id IN ({{ids}})"
 )
 # Rows with nothing to run are marked processed on their own, if still ours.
 _PROCESSED = (
