@@ -447,6 +447,12 @@ class ConversionWriter:
         return Amount(_exact(converted), sent, currency)
 
 
+def order_key(item: ConversionRequest | RefusedRequest) -> tuple[str, str, str] | None:
+    """The postback group commit's key: one conversion's postbacks apply in the
+    order they came, so no two batches under way hold the same one."""
+    return (item.click_id, item.goal, item.txid) if isinstance(item, ConversionRequest) else None
+
+
 def _apply(p: _Pending, recorded: _Recorded, before: dict[tuple, rollups.State | None]) -> PostbackResult:
     """A request for a conversion that exists (or that an earlier request of the
     batch created): change it, or answer that it is a duplicate."""

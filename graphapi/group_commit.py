@@ -5,13 +5,19 @@ whatever has queued up in a single transaction and then wakes every waiter, so
 a response is only sent once its row is committed, and a busy server pays one
 commit for many rows rather than one each. An idle server writes at once: no
 timer delays a lone request.
+
+With `in_flight` above 1, that many batches are written at once, each in its
+own transaction (PostgreSQL: while one batch waits on the database, the next
+is sent). Items that must apply in order share a `key`: an item whose key is
+in a batch under way waits for a later batch, so one key's items are still
+committed one batch after another, in the order they came.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
 from graphapi.db import Database, Transaction, retried
@@ -33,6 +39,8 @@ class GroupCommit(Generic[Item]):
         name: str,
         after_commit: Callable[[Sequence[Any]], None] | None = None,
         one_statement: bool = False,
+        in_flight: int = 1,
+        key: Callable[[Item], Hashable | None] = lambda item: None,
     ) -> None:
         self._db = database
         self._write_batch = write_batch
@@ -42,7 +50,11 @@ class GroupCommit(Generic[Item]):
         self._after_commit = after_commit
         # `write_batch` sends a single statement (see Database.write).
         self._one_statement = one_statement
+        self._in_flight = in_flight
+        self._key = key  # None: the item may go in any batch
         self._queue: list[tuple[Item, asyncio.Future]] = []
+        # Batches being written, with the keys each holds.
+        self._writing: dict[asyncio.Task, set[Hashable]] = {}
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._closing = False
@@ -70,11 +82,39 @@ class GroupCommit(Generic[Item]):
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._queue:
-                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                await self._commit(batch)
-            if self._closing:
+            while self._queue and len(self._writing) < self._in_flight:
+                batch = self._take()
+                if not batch:
+                    break  # every queued key is in a batch under way
+                if self._in_flight == 1:
+                    await self._commit(batch)
+                    continue
+                task = asyncio.create_task(self._commit(batch))
+                self._writing[task] = {self._key(item) for item, _ in batch}
+                task.add_done_callback(self._written)
+            if self._closing and not self._queue and not self._writing:
                 return
+
+    def _take(self) -> list[tuple[Item, asyncio.Future]]:
+        """The next batch: up to MAX_BATCH queued items, in order, but none whose
+        key is in a batch under way (nor, so, any later item of that key)."""
+        if not self._writing:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            return batch
+        busy = set().union(*self._writing.values())
+        busy.discard(None)
+        batch, waiting = [], []
+        for entry in self._queue:
+            if len(batch) < MAX_BATCH and self._key(entry[0]) not in busy:
+                batch.append(entry)
+            else:
+                waiting.append(entry)
+        self._queue = waiting
+        return batch
+
+    def _written(self, task: asyncio.Task) -> None:
+        del self._writing[task]
+        self._wakeup.set()
 
     async def _commit(self, batch: list[tuple[Item, asyncio.Future]]) -> None:
         try:

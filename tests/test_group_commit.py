@@ -112,3 +112,43 @@ async def test_a_transaction_that_lost_a_real_deadlock_is_run_again(services):
     finally:
         await other.close()
     assert len(attempts) == 2
+
+
+async def test_batches_in_flight_together_never_share_a_key_and_keep_each_keys_order(services):
+    """in_flight=2 (PostgreSQL's postbacks): two batches are written at once, but
+    an item whose key is in a batch under way waits for a later one, so each
+    key's items are committed in the order they were submitted."""
+    template = (await make_campaign(services)).id
+    writing: list[set[str]] = []  # the keys of each batch under way
+    overlapped = []
+    committed: dict[str, list[int]] = {}
+
+    async def write(tx, items):
+        keys = {key for key, _ in items}
+        assert all(not keys & other for other in writing), "a key in two batches at once"
+        writing.append(keys)
+        overlapped.append(len(writing))
+        try:
+            await tx.executemany(_COPY, [(f"n{key}-{seq}", template) for key, seq in items])
+            await asyncio.sleep(0.01)  # a batch waiting on the database
+        finally:
+            writing.remove(keys)
+        for key, seq in items:
+            committed.setdefault(key, []).append(seq)
+        return [seq for _, seq in items]
+
+    writer = GroupCommit(services.db, write, "test", in_flight=2, key=lambda item: item[0])
+    writer.start()
+    submitted = [(f"k{i % 40}", i) for i in range(400)]
+    waiting = []
+    for start in range(0, len(submitted), 10):  # in waves, as requests arrive
+        waiting += [asyncio.create_task(writer.submit(item)) for item in submitted[start : start + 10]]
+        await asyncio.sleep(0.003)
+    results = await asyncio.gather(*waiting)
+    await writer.stop()
+    assert results == [seq for _, seq in submitted]
+    assert committed == {f"k{k}": list(range(k, 400, 40)) for k in range(40)}
+    # Batches did run at once (never more than two) where transactions can:
+    # SQLite's writer takes them in turn.
+    assert max(overlapped) == (2 if services.db.postgres else 1)
+    assert len(await _stored(services)) == 400
