@@ -86,7 +86,7 @@ class GroupCommit(Generic[Item]):
                 batch = self._take()
                 if not batch:
                     break  # every queued key is in a batch under way
-                if self._in_flight == 1:
+                if self._in_flight == 1:  # one at a time: no task a batch
                     await self._commit(batch)
                     continue
                 task = asyncio.create_task(self._commit(batch))
