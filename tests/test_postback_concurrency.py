@@ -8,6 +8,7 @@ import contextlib
 from collections import Counter
 
 import httpx
+import pytest
 
 from graphapi.db import Database
 from graphapi.models import Campaign, Offer
@@ -101,3 +102,74 @@ async def test_many_conversions_and_their_changes_sent_at_once(client, services)
         [campaign.id],
     )
     assert tuple(map(int, rollup[0])) == (2 * len(clicks), 7_000_000 * len(clicks))
+
+
+async def test_a_later_postback_waits_for_the_batch_that_holds_its_conversion(client, services):
+    """On PostgreSQL two postback batches are written at once. A postback whose
+    conversion is in a batch under way must wait for that batch, or it could
+    overtake it: here the batch holding "rejected" for a conversion is held up
+    on another conversion's lock, and the later "approved" for it must not be
+    applied first (it would then be rejected, in the wrong order)."""
+    if not services.db.postgres:
+        pytest.skip("SQLite writes one postback batch at a time")
+    import asyncpg
+
+    campaign = await make_campaign(services)
+    clicks = [await new_click(client, campaign.id) for _ in range(4)]  # in id order: keys lock in that order
+    ids = []
+    for click_id in clicks:
+        response = await client.get(f"/postback?click_id={click_id}&payout=1&status=pending")
+        ids.append(response.json()["conversion_id"])
+    first, second, third, held = clicks
+
+    async def locker(*conversion_ids: int) -> asyncpg.Connection:
+        connection = await asyncpg.connect(services.db.dsn)
+        await connection.execute("BEGIN")
+        await connection.execute("SELECT 1 FROM conversion WHERE id = ANY($1::bigint[]) FOR UPDATE", conversion_ids)
+        return connection
+
+    watcher = await asyncpg.connect(services.db.dsn)
+
+    async def until_waiting(count: int) -> None:
+        """Until `count` of the app's transactions wait on a row lock."""
+        for _ in range(500):
+            waiting = await watcher.fetchval(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if waiting == count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{waiting} transactions wait on a lock, not {count}")
+
+    def send(click_id: str, status: str) -> asyncio.Task:
+        return asyncio.create_task(client.get(f"/postback?click_id={click_id}&payout=1&status={status}"))
+
+    lock_first, lock_second, lock_third = await locker(ids[0]), await locker(ids[1]), await locker(ids[2])
+    try:
+        blocked_second = send(second, "approved")  # a batch held on the second conversion's lock
+        await until_waiting(1)
+        blocked_third = send(third, "approved")  # and one on the third's: both batches under way
+        await until_waiting(2)
+        blocker = send(first, "approved")  # these two queue up, and go in one batch
+        rejected = send(held, "rejected")
+        await asyncio.sleep(0.1)
+        await lock_third.execute("ROLLBACK")
+        await blocked_third
+        await until_waiting(2)  # the batch of both waits on the first conversion's lock
+        await lock_second.execute("ROLLBACK")
+        await blocked_second
+        await until_waiting(1)
+        approved = send(held, "approved")  # a batch is free to take it, but its conversion is held
+        await asyncio.sleep(0.5)
+        assert not approved.done()
+    finally:
+        for connection in (lock_first, lock_second, lock_third):
+            if not connection.is_closed():
+                await connection.close()
+        await watcher.close()
+    answers = [(await task).json() for task in (blocker, rejected, approved)]
+    assert [(answer["result"], answer["status"]) for answer in answers] == [
+        ("updated", "approved"), ("updated", "rejected"), ("updated", "approved")
+    ]
+    rows = await services.db.fetch("SELECT status FROM conversion WHERE id = ?", [ids[3]])
+    assert rows == [("approved",)]
