@@ -315,6 +315,14 @@ async def test_set_conversion_status_moves_the_figures_and_tells_the_rules(clien
     assert data["setConversionStatus"]["userErrors"] == []
     assert await models.Outbox.filter(conversion_id=conversion).count() == 1
 
+    # Unlike a postback, the operator may send it back to pending.
+    data = await gql(client, key, SET_STATUS, id=str(conversion), status="PENDING")
+    payload = data["setConversionStatus"]
+    assert payload["conversion"]["status"] == "PENDING"
+    assert payload["conversion"]["campaign"]["stats"] == {"conversions": 0, "rejectedConversions": 0, "revenue": "0.00"}
+    outbox = await models.Outbox.filter(conversion_id=conversion).order_by("id").values_list("status", flat=True)
+    assert outbox == ["rejected", "pending"]
+
 
 async def test_set_conversion_status_of_an_unknown_conversion(client, key, services):
     for missing in ("12345", "not-an-id"):
