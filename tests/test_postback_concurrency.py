@@ -122,10 +122,10 @@ async def test_a_later_postback_waits_for_the_batch_that_holds_its_conversion(cl
         ids.append(response.json()["conversion_id"])
     first, second, third, held = clicks
 
-    async def locker(*conversion_ids: int) -> asyncpg.Connection:
+    async def locker(conversion_id: int) -> asyncpg.Connection:
         connection = await asyncpg.connect(services.db.dsn)
         await connection.execute("BEGIN")
-        await connection.execute("SELECT 1 FROM conversion WHERE id = ANY($1::bigint[]) FOR UPDATE", conversion_ids)
+        await connection.execute("SELECT 1 FROM conversion WHERE id = $1 FOR UPDATE", conversion_id)
         return connection
 
     watcher = await asyncpg.connect(services.db.dsn)
