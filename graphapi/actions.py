@@ -12,6 +12,10 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from graphapi.money import MAX_AMOUNT
+
+_CENT = Decimal("0.01")
+
 
 @dataclass(frozen=True)
 class PauseCampaign:
@@ -53,7 +57,8 @@ class ChangeBudget:
             budget = max(current * (1 + self.percent / 100), Decimal(0))
         if self.maximum is not None:
             budget = min(budget, self.maximum)
-        return budget.quantize(Decimal("0.01"))
+        # Raised again and again, a budget stops below what an amount may be.
+        return min(budget, MAX_AMOUNT - _CENT).quantize(_CENT)
 
 
 @dataclass(frozen=True)

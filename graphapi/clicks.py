@@ -13,13 +13,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from graphapi import rollups, visitor
 from graphapi.db import Transaction, UtcText
 from graphapi.group_commit import WriteFailed
 from graphapi.hot_paths import params_json, plain, query_pairs
 from graphapi.models import Route
-from graphapi.money import parse_amount
+from graphapi.money import amount_problem, parse_amount
 from graphapi.routing import CampaignRoute, Target, destination
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,13 @@ def _text(raw: bytes | None) -> str:
     return raw.decode("latin-1").replace("\x00", "") if raw else ""
 
 
+def _dynamic_cost(text: str) -> Decimal | None:
+    """The click's `cost`, or None where it is missing or cannot be stored (the
+    campaign's own cost applies then: a bad value must not lose the visitor)."""
+    cost = parse_amount(text)
+    return None if cost is None or amount_problem(cost) else cost
+
+
 def parse_campaign_id(text: str | None) -> int | None:
     if not text or not text.isascii() or not text.isdigit() or len(text) > 10:
         return None
@@ -244,7 +252,7 @@ class ClickEndpoint:
         subs = {name: query.get(name) for name in SUBS}
         referrer = query.cut(_text(headers.get(b"referer")), MAX_REFERRER) or None
         params = query.extra()
-        cost = route.click_cost(parse_amount(query.values.get("cost", "")))
+        cost = route.click_cost(_dynamic_cost(query.values.get("cost", "")))
         row = (
             click_id, route.id, offer.id if offer else None, lander.id if lander else None,
             kind.value, self.created_text(now), ip, user_agent, visitor_key, country, device.device_type.value,

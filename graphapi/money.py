@@ -17,6 +17,12 @@ _QUANTUM = Decimal(1).scaleb(-SCALE)
 _CENT = Decimal("0.01")
 # Far below BIGINT's limit once scaled, and far above any real payout.
 MAX_AMOUNT = Decimal(10) ** 12
+# What a sum of micro-units may reach (9 trillion of a currency): rollups and
+# figures stop there rather than pass BIGINT's limit, which PostgreSQL refuses
+# and SQLite answers with a float or an error. No real campaign comes near;
+# but anyone with a tracking link can send clicks with a huge `cost`, and that
+# must not stop the counting or the reports of every campaign.
+LIMIT = 9 * 10**18
 
 
 # Amounts repeat (offers' payouts, campaigns' costs, partners' payouts): the
@@ -38,10 +44,10 @@ def from_micros(value: int | None) -> Decimal:
 
 
 def parse_amount(text: str) -> Decimal | None:
-    """A finite, non-negative amount written with ASCII digits and a '.', else None.
+    """A number written with ASCII digits and at most one '.', else None.
 
     Rejects what partners' templates get wrong: `7,50`, `NaN`, `inf`, `1e309`,
-    Unicode digits, signs and empty values.
+    Unicode digits, signs, spaces and empty values.
     """
     if not text or len(text) > 32 or not text.isascii():
         return None
@@ -50,12 +56,50 @@ def parse_amount(text: str) -> Decimal | None:
     if text == ".":
         return None
     try:
-        value = Decimal(text)
+        return Decimal(text)
     except InvalidOperation:
         return None
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def amount_problem(value: Decimal) -> str | None:
+    """Why `value` cannot be stored as an amount (exactly, in micro-units), or None."""
+    if value < 0:
+        return "must be >= 0"
     if value >= MAX_AMOUNT:
-        return None
-    return value
+        return f"must be less than {MAX_AMOUNT}"
+    if value != value.quantize(_QUANTUM):
+        return f"has more than {SCALE} decimal places"
+    return None
+
+
+def within_limit(sql: str) -> str:
+    """SQL for the sum `sql` held within ±LIMIT."""
+    return f"CASE WHEN {sql} > {LIMIT} THEN {LIMIT} WHEN {sql} < -{LIMIT} THEN -{LIMIT} ELSE {sql} END"
+
+
+def sum_of_micros(sql: str, postgres: bool) -> str:
+    """SQL summing the micro-units `sql`, held within ±LIMIT.
+
+    PostgreSQL sums BIGINTs as NUMERIC, which does not overflow. SQLite's SUM
+    fails past 2**63, so it sums whole units and the rest apart; put together,
+    a total past 2**63 is a float, which within_limit turns back into LIMIT.
+    """
+    if postgres:
+        return within_limit(f"SUM({sql})")
+    unit = 10**SCALE
+    return within_limit(f"(SUM(({sql}) / {unit}) * {unit} + SUM(({sql}) % {unit}))")
+
+
+def added_micros(column: str, added: str) -> str:
+    """SQL for `column` + `added`, held within ±LIMIT (NUMERIC, so PostgreSQL
+    does not overflow before it is held)."""
+    return within_limit(f"CAST({column} AS NUMERIC) + {added}")
+
+
+def held(micros: int) -> int:
+    """A sum of micro-units held within ±LIMIT, as the SQL above holds them."""
+    return LIMIT if micros > LIMIT else -LIMIT if micros < -LIMIT else micros
 
 
 class MoneyField(BigIntField):

@@ -34,7 +34,7 @@ from graphapi.events import ConversionInfo, ReceivedConversion, campaign_info, c
 from graphapi.group_commit import WriteFailed
 from graphapi.hot_paths import json_answer, query_pairs
 from graphapi.models import Click, Conversion, ConversionStatus, PostbackOutcome
-from graphapi.money import parse_amount
+from graphapi.money import amount_problem, parse_amount
 from graphapi.statuses import parse_status
 
 # The largest body read; a larger one is refused without reading it all.
@@ -215,6 +215,8 @@ def conversion_request(named: dict[str, list[str]], log: LogEntry) -> Conversion
                 f"payout: {values['payout'][:64]!r} is not an amount; write a number >= 0 "
                 "with digits and a '.' (e.g. 7.50)"
             )
+        if problem := amount_problem(payout):
+            raise invalid(f"payout: {values['payout'][:64]!r} {problem}")
 
     raw_status = values.get("status")
     status = ConversionStatus.APPROVED

@@ -219,7 +219,9 @@ async def _groups(
         where += f" AND {alias}.campaign_id <= ?"
         params = [*params, one_currency.last_campaign_id]
         if per_hour is not None:
-            sums_of = ", ".join(f"SUM({alias}.{name}) AS {name}" for name in per_hour)
+            sums_of = ", ".join(
+                f"{rollups.figure_sums({name: f'{alias}.{name}'}, db.postgres)} AS {name}" for name in per_hour
+            )
             source = (
                 f"(SELECT {alias}.hour AS hour, {alias}.value AS value, {sums_of} FROM {source} "
                 f"WHERE {where} GROUP BY {alias}.hour, {alias}.value) {alias}"
@@ -339,7 +341,7 @@ async def _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, s
     scope, scope_params = _scope(campaign_ids, "k.campaign_id")
     window, window_params = time_window("k.created_at", since, until)
     clicks = _groups(
-        db, click_columns, "click k", CLICK_SUMS + ", SUM(CASE WHEN k.lander_id IS NULL THEN 0 ELSE 1 END)",
+        db, click_columns, "click k", CLICK_SUMS[db.postgres] + ", SUM(CASE WHEN k.lander_id IS NULL THEN 0 ELSE 1 END)",
         f"k.route <> 'fallback'{scope}{window}", scope_params + window_params, one_currency,
     )  # fmt: skip
     scope, scope_params = _scope(campaign_ids, "v.campaign_id")
@@ -348,7 +350,7 @@ async def _raw_groups(db, dimensions, plain, click_plain, local, campaign_ids, s
     joined = any(column.startswith("k.") for column in conversion_columns)
     conversions = _groups(
         db, conversion_columns, "conversion v" + (" JOIN click k ON k.id = v.click_id" if joined else ""),
-        CONVERSION_SUMS, f"1 = 1{scope}{window}", scope_params + window_params, one_currency,
+        CONVERSION_SUMS[db.postgres], f"1 = 1{scope}{window}", scope_params + window_params, one_currency,
     )  # fmt: skip
     # Two queries at once, on two connections.
     return await asyncio.gather(clicks, conversions)
@@ -383,7 +385,7 @@ def _rollup_dimension(plain, local: _LocalTime, since, until) -> str | None:
     return _ROLLED[others[0]] if others else ""
 
 
-_ROLLUP_CLICK_SUMS = rollups.CLICK_SUMS + ", SUM(k.lander_routed)"
+_ROLLUP_CLICK_SUMS = {postgres: sums + ", SUM(k.lander_routed)" for postgres, sums in rollups.CLICK_SUMS.items()}
 
 
 def _daily(dimensions: Sequence[Dimension], local: _LocalTime, since, until) -> bool:
@@ -418,14 +420,14 @@ async def _rollup_groups(
         scope, scope_params = _scope(campaign_ids, "k.campaign_id")
         window, window_params = time_window("k.hour", since, until)
         clicks = _groups(
-            db, click_columns, f"{tables['click_rollup']} k", _ROLLUP_CLICK_SUMS,
+            db, click_columns, f"{tables['click_rollup']} k", _ROLLUP_CLICK_SUMS[db.postgres],
             f"k.dimension = ?{scope}{window}", [click_dimension, *scope_params, *window_params], one_currency,
             rollups.CLICK_FIGURES if per_hour else None,
         )  # fmt: skip
         scope, scope_params = _scope(campaign_ids, "v.campaign_id")
         window, window_params = time_window("v.hour", since, until)
         conversions = _groups(
-            db, conversion_columns, f"{tables['conversion_rollup']} v", rollups.CONVERSION_SUMS,
+            db, conversion_columns, f"{tables['conversion_rollup']} v", rollups.CONVERSION_SUMS[db.postgres],
             f"v.dimension = ?{scope}{window}", [rolled, *scope_params, *window_params], one_currency,
             rollups.CONVERSION_FIGURES if per_hour else None,
         )  # fmt: skip

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 from graphapi.db import Database, Transaction, retried
+from graphapi.money import added_micros, held, sum_of_micros
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,22 @@ CONVERSION_FIGURES = {
 }
 
 
-# The figures summed over rollup rows (aliased k and v), in the order of
-# graphapi.stats' CLICK_SUMS and CONVERSION_SUMS over the raw tables.
-CLICK_SUMS = "SUM(k.clicks), SUM(k.unique_clicks), SUM(k.bot_clicks), SUM(k.lander_clicks), SUM(k.cost)"
-CONVERSION_SUMS = (
-    "SUM(v.approved), SUM(v.pending), SUM(v.rejected), SUM(v.revenue), SUM(v.pending_revenue), SUM(v.cost)"
-)
+# The figures in micro-units: their sums are held within money.LIMIT.
+MONEY = frozenset({"cost", "revenue", "pending_revenue"})
+
+
+def figure_sums(figures: dict[str, str], postgres: bool) -> str:
+    """SQL summing `figures` (name -> SQL), money held within its limit."""
+    return ", ".join(sum_of_micros(sql, postgres) if name in MONEY else f"SUM({sql})" for name, sql in figures.items())
+
+
+# The figures summed over rollup rows (aliased k and v), by database, in the
+# order of graphapi.stats' CLICK_SUMS and CONVERSION_SUMS over the raw tables.
+SUMMED_CLICKS = ("clicks", "unique_clicks", "bot_clicks", "lander_clicks", "cost")
+CLICK_SUMS = {postgres: figure_sums({name: f"k.{name}" for name in SUMMED_CLICKS}, postgres) for postgres in (False, True)}
+CONVERSION_SUMS = {
+    postgres: figure_sums({name: f"v.{name}" for name in CONVERSION_FIGURES}, postgres) for postgres in (False, True)
+}
 
 
 def on_the_hour(*moments: datetime | None) -> bool:
@@ -118,8 +129,13 @@ def _into(table: str, figures: dict[str, str]) -> str:
 
 def _adding(table: str, figures: dict[str, str]) -> str:
     """The ON CONFLICT clause that adds a row's figures to those already there."""
-    sums = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in figures)
-    return f"ON CONFLICT (campaign_id, hour, dimension, value) DO UPDATE SET {sums}"
+    added = ", ".join(
+        f"{name} = {added_micros(f'{table}.{name}', f'excluded.{name}')}"
+        if name in MONEY
+        else f"{name} = {table}.{name} + excluded.{name}"
+        for name in figures
+    )
+    return f"ON CONFLICT (campaign_id, hour, dimension, value) DO UPDATE SET {added}"
 
 
 def _upsert(table: str, figures: dict[str, str]) -> str:
@@ -131,7 +147,6 @@ def add_clicks(source: str, where: str, postgres: bool, daily: bool = False) -> 
     rollup; `daily`: those of days before `rollup_days.until` to the daily one."""
     table = DAILY["click_rollup"] if daily else "click_rollup"
     names, value = _dimensions(CLICK_DIMENSIONS, VALUES)
-    sums = ", ".join(f"SUM({sql})" for sql in CLICK_FIGURES.values())
     unit = "hour"
     if daily:
         unit, where = "day", where + f" AND k.created_at < ({_UNTIL})"
@@ -139,7 +154,7 @@ def add_clicks(source: str, where: str, postgres: bool, daily: bool = False) -> 
     text_order = ' COLLATE "C"' if postgres else ""
     return (
         f"{_into(table, CLICK_FIGURES)}SELECT k.campaign_id, {hour_of('k.created_at', postgres, unit)}, d.name, "
-        f"{value}, {sums} FROM {source} CROSS JOIN ({names}) d WHERE k.route <> 'fallback'{where} "
+        f"{value}, {figure_sums(CLICK_FIGURES, postgres)} FROM {source} CROSS JOIN ({names}) d WHERE k.route <> 'fallback'{where} "
         f"GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, d.name{text_order}, {value}{text_order} "
         f"{_adding(table, CLICK_FIGURES)}"
     )
@@ -204,7 +219,8 @@ def _add(sums: Sums, key: tuple, figures: Sequence[int]) -> None:
 def _in_key_order(sums: Sums) -> list[tuple]:
     # In key order, as every statement adding to a rollup takes its rows'
     # locks: two processes adding to the same rows then queue, never deadlock.
-    return [(*key, *sums[key]) for key in sorted(sums)]
+    # Each sum held as the SQL holds the rows it adds to (money.LIMIT).
+    return [(*key, *map(held, sums[key])) for key in sorted(sums)]
 
 
 def day_of(hour: datetime | str) -> str:
@@ -461,9 +477,9 @@ class RollupKeeper:
 
 def _conversion_counts(where: str, postgres: bool) -> str:
     names, value = _dimensions(CONVERSION_DIMENSIONS, _CONVERSION_VALUES)
-    sums = ", ".join(f"SUM({sql})" for sql in CONVERSION_FIGURES.values())
     return (
-        f"{_into('conversion_rollup', CONVERSION_FIGURES)}SELECT v.campaign_id, {hour_of('v.created_at', postgres)}, d.name, {value}, {sums} "
+        f"{_into('conversion_rollup', CONVERSION_FIGURES)}SELECT v.campaign_id, {hour_of('v.created_at', postgres)}, d.name, {value}, "
+        f"{figure_sums(CONVERSION_FIGURES, postgres)} "
         f"FROM conversion v JOIN click k ON k.id = v.click_id CROSS JOIN ({names}) d "
         f"WHERE {where} GROUP BY 1, 2, 3, 4"
     )
@@ -505,7 +521,7 @@ def days_from_hours(hourly: str, figures: Iterable[str], start: str, end: str, p
         f"DELETE FROM {daily} WHERE {within}",
         f"INSERT INTO {daily} (campaign_id, hour, dimension, value, {', '.join(figures)}) "
         f"SELECT campaign_id, {hour_of('hour', postgres, 'day')}, dimension, value, "
-        f"{', '.join(f'SUM({name})' for name in figures)} FROM {hourly} WHERE {within} GROUP BY 1, 2, 3, 4",
+        f"{figure_sums({name: name for name in figures}, postgres)} FROM {hourly} WHERE {within} GROUP BY 1, 2, 3, 4",
     ]
 
 
@@ -607,7 +623,7 @@ ADD_CONVERSION_ROWS_POSTGRES = (
     + f"{_adding('conversion_rollup', CONVERSION_FIGURES)} RETURNING 1), "
     + f"rollup_daily AS ({_into(DAILY['conversion_rollup'], CONVERSION_FIGURES)}"
     + f"SELECT campaign_id, {hour_of('hour', True, 'day')}, dimension, value, "
-    + ", ".join(f"SUM({name})" for name in CONVERSION_FIGURES)
+    + figure_sums({name: name for name in CONVERSION_FIGURES}, True)
     + f" FROM rollup_rows WHERE hour < ({_UNTIL}) AND (SELECT COUNT(*) FROM rollup) > 0 "
     + 'GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, dimension COLLATE "C", value COLLATE "C" '
     + f"{_adding(DAILY['conversion_rollup'], CONVERSION_FIGURES)})"

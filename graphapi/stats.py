@@ -15,22 +15,13 @@ from graphapi import rollups
 from graphapi.db import Database
 from graphapi.money import from_micros, to_micros
 
-# Columns are qualified (k = click, v = conversion) so that reports can join.
-CLICK_SUMS = (
-    "SUM(CASE WHEN k.is_bot THEN 0 ELSE 1 END), "
-    "SUM(CASE WHEN k.is_bot OR NOT k.is_unique THEN 0 ELSE 1 END), "
-    "SUM(CASE WHEN k.is_bot THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN k.is_bot OR k.lander_clicked_at IS NULL THEN 0 ELSE 1 END), "
-    "SUM(k.cost)"
-)
-CONVERSION_SUMS = (
-    "SUM(CASE WHEN v.status = 'approved' THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN v.status = 'rejected' THEN 1 ELSE 0 END), "
-    "SUM(CASE WHEN v.status = 'approved' THEN v.payout ELSE 0 END), "
-    "SUM(CASE WHEN v.status = 'pending' THEN v.payout ELSE 0 END), "
-    "SUM(CASE WHEN v.status = 'approved' THEN v.cost ELSE 0 END)"
-)
+# Columns are qualified (k = click, v = conversion) so that reports can join;
+# by database, as money is summed.
+CLICK_SUMS = {
+    postgres: rollups.figure_sums({name: rollups.CLICK_FIGURES[name] for name in rollups.SUMMED_CLICKS}, postgres)
+    for postgres in (False, True)
+}
+CONVERSION_SUMS = {postgres: rollups.figure_sums(rollups.CONVERSION_FIGURES, postgres) for postgres in (False, True)}
 
 
 @dataclass(frozen=True)
@@ -148,8 +139,8 @@ async def _rolled_up(db, campaign_id, since, until, source) -> tuple[tuple, tupl
     params = [campaign_id, *(("source", source) if source is not None else ("", ""))]
     window, window_params = time_window("hour", since, until)
     params += window_params
-    clicks = await db.fetch(f"SELECT {rollups.CLICK_SUMS} FROM click_rollup k WHERE {where}{window}", params)
-    conversions = await db.fetch(f"SELECT {rollups.CONVERSION_SUMS} FROM conversion_rollup v WHERE {where}{window}", params)
+    clicks = await db.fetch(f"SELECT {rollups.CLICK_SUMS[db.postgres]} FROM click_rollup k WHERE {where}{window}", params)
+    conversions = await db.fetch(f"SELECT {rollups.CONVERSION_SUMS[db.postgres]} FROM conversion_rollup v WHERE {where}{window}", params)
     return clicks[0], conversions[0]
 
 
@@ -163,7 +154,7 @@ async def _counted(db, campaign_id, since, until, source) -> tuple[tuple, tuple]
         source_params = [source]
     clicks = (
         await db.fetch(
-            f"SELECT {CLICK_SUMS} FROM click k "
+            f"SELECT {CLICK_SUMS[db.postgres]} FROM click k "
             f"WHERE k.campaign_id = ? AND k.route <> 'fallback'{click_filter}{window}",
             [campaign_id, *source_params, *window_params],
         )
@@ -171,7 +162,7 @@ async def _counted(db, campaign_id, since, until, source) -> tuple[tuple, tuple]
     window, window_params = time_window("v.created_at", since, until)
     conversions = (
         await db.fetch(
-            f"SELECT {CONVERSION_SUMS} FROM conversion v WHERE v.campaign_id = ?{conversion_filter}{window}",
+            f"SELECT {CONVERSION_SUMS[db.postgres]} FROM conversion v WHERE v.campaign_id = ?{conversion_filter}{window}",
             [campaign_id, *([campaign_id, source] if source is not None else []), *window_params],
         )
     )[0]

@@ -10,6 +10,7 @@ import decimal
 
 import strawberry
 
+from graphapi.money import parse_amount
 from schema.errors import PublicError
 
 
@@ -36,13 +37,12 @@ def _parse_decimal(value: object) -> decimal.Decimal:
     # Floats are refused: 0.1 is not 0.1 once it is a float.
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise PublicError('a Decimal is written as a string such as "7.50"')
-    try:
-        amount = decimal.Decimal(value)
-    except decimal.InvalidOperation:
-        raise PublicError(f"{value!r} is not a decimal number") from None
-    if not amount.is_finite():
-        raise PublicError(f"{value!r} is not a finite decimal number")
-    return amount
+    text = str(value)
+    # As postbacks write amounts: no spaces, exponents or `1_000`.
+    amount = parse_amount(text.removeprefix("-"))
+    if amount is None:
+        raise PublicError(f"{text[:64]!r} is not a decimal number; write digits and a '.', such as \"7.50\"")
+    return -amount if text.startswith("-") else amount
 
 
 SCALARS = {

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import iso4217
 import strawberry
 
-from graphapi.money import MAX_AMOUNT
+from graphapi.money import amount_problem
 
 MAX_NAME = 255
 MAX_URL = 4096
@@ -70,10 +70,10 @@ class Errors(list[UserError]):
             self.add(path, "must be at most 1000000")
 
     def amount(self, path: Sequence[str | int], value: Decimal | None) -> None:
-        if value is None or value < 0:
+        if value is None:
             self.add(path, "must be a decimal >= 0")
-        elif value >= MAX_AMOUNT:
-            self.add(path, f"must be less than {MAX_AMOUNT}")
+        elif problem := amount_problem(value):
+            self.add(path, problem)
 
     def currency(self, path: Sequence[str | int], value: str | None) -> None:
         try:

@@ -177,3 +177,8 @@ async def test_webhook_and_source_postback_deliver(start_app):
     assert [(e.plugin, e.outcome, e.detail["status"]) for e in events] == [
         ("source_postback", "applied", 200), ("webhook", "applied", 200),
     ]  # fmt: skip
+
+
+def test_a_budget_raised_without_a_maximum_stops_below_what_an_amount_may_be():
+    assert ChangeBudget(percent=50).new_budget(Decimal("900000000000")) == Decimal("999999999999.99")
+    assert ChangeBudget(amount=Decimal(10) ** 15).new_budget(None) == Decimal("999999999999.99")

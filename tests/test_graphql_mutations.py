@@ -82,6 +82,8 @@ BAD_CAMPAIGNS = [
     ({"costValue": "-1"}, ["input", "costValue"], ">= 0"),
     ({"costModel": None}, ["input", "costModel"], "must not be null"),
     ({"dailyBudget": "-0.01"}, ["input", "dailyBudget"], ">= 0"),
+    ({"dailyBudget": "1000000000000"}, ["input", "dailyBudget"], "less than 1000000000000"),
+    ({"costValue": "0.0000004"}, ["input", "costValue"], "more than 6 decimal places"),
     ({"fallbackUrl": "javascript:alert(1)"}, ["input", "fallbackUrl"], "http"),
     ({"offers": [{"name": "a", "url": "https://ok.test/"}, {"name": "b", "url": "javascript:alert(1)//x"}]},
      ["input", "offers", "1", "url"], "http"),
@@ -120,7 +122,7 @@ async def test_every_error_is_reported_at_once(client, key, services):
 
 
 async def test_decimals_must_be_finite_strings(client, key, services):
-    for bad in (7.5, "NaN", "Infinity", "abc"):
+    for bad in (7.5, "NaN", "Infinity", "abc", " 1_000 ", "1e3", "+5", "7,50", "--1"):
         body = await gql_raw(client, key, CREATE, input={"name": "x", "offers": [], "costValue": bad})
         assert body.get("data") is None
         assert "Decimal" in body["errors"][0]["message"] or "decimal" in body["errors"][0]["message"]
@@ -207,6 +209,8 @@ async def test_add_offer_and_lander_refuse_bad_input(client, key, services, muta
     (UPDATE_OFFER, models.Offer, {"url": "https://a@b.test/"}, ["input", "url"], "credentials"),
     (UPDATE_OFFER, models.Offer, {"url": None}, ["input", "url"], "null"),
     (UPDATE_OFFER, models.Offer, {"payout": "-3"}, ["input", "payout"], ">= 0"),
+    (UPDATE_OFFER, models.Offer, {"payout": "3.1234567"}, ["input", "payout"], "more than 6 decimal places"),
+    (UPDATE_OFFER, models.Offer, {"payout": "999999999999.9999999"}, ["input", "payout"], "more than 6 decimal places"),
     (UPDATE_OFFER, models.Offer, {"active": None}, ["input", "active"], "null"),
     (UPDATE_LANDER, models.Lander, {"id": "x"}, ["input", "id"], "no such id"),
     (UPDATE_LANDER, models.Lander, {"url": "//no-scheme.test/"}, ["input", "url"], "http"),

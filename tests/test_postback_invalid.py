@@ -30,6 +30,10 @@ CASES = [
         (f"payout {payout!r}", f"payout={payout}", {}, 400, "invalid", "payout:")
         for payout in ("abc", "7,50", "-5", "NaN", "inf", "1e309", "", "%D9%A7.%D9%A5", "%EF%BC%97", "1.2.3", "+5")
     ],
+    ("payout past the micro-unit", "payout=0.1234567", {}, 400, "invalid",
+     "payout: '0.1234567' has more than 6 decimal places"),
+    ("payout at the limit", "payout=1000000000000", {}, 400, "invalid",
+     "payout: '1000000000000' must be less than 1000000000000"),
     ("unknown status", "status=maybe", {}, 400, "invalid", "status:"),
     ("empty status", "status=", {}, 400, "invalid", "status:"),
     ("currency without a rate", "payout=5&currency=JPY", {}, 400, "invalid", "currency: no exchange rate"),
