@@ -145,7 +145,7 @@ async def load_lander(info: Any, lander_id: int | None) -> Lander | None:
 class CampaignQuery:
     @strawberry.field
     async def campaign(self, info: strawberry.Info, id: strawberry.ID) -> Campaign | None:
-        return await load_campaign(info, parse_id(id))
+        return await load_campaign(info, parse_id(id, models.Campaign))
 
     @strawberry.field
     async def campaigns(

@@ -127,7 +127,7 @@ def in_campaign(rows, campaign_id: strawberry.ID | None):
     """Rows of one campaign when an ID is given (none at all for an ID that names nothing)."""
     if campaign_id is None:
         return rows
-    pk = parse_id(campaign_id)
+    pk = parse_id(campaign_id, models.Campaign)
     return rows.filter(campaign_id__in=[pk] if pk is not None else [])
 
 
@@ -150,7 +150,7 @@ class ClickQuery:
     ) -> Connection[Click]:
         conditions: list[tuple[str, Any]] = []
         if campaign_id is not None:
-            conditions.append(("campaign_id = ?", parse_id(campaign_id) or 0))  # no campaign has id 0
+            conditions.append(("campaign_id = ?", parse_id(campaign_id, models.Campaign) or 0))  # no campaign has id 0
         if since is not None:
             conditions.append(("created_at >= ?", since))
         if until is not None:

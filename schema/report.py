@@ -65,7 +65,7 @@ class ReportQuery:
         settings = info.context.services.settings
         currency, campaign_ids = settings.currency, None
         if campaign_id is not None:
-            pk = parse_id(campaign_id)
+            pk = parse_id(campaign_id, models.Campaign)
             campaign = await models.Campaign.get_or_none(id=pk) if pk is not None else None
             if campaign is None:
                 raise PublicError(f"no campaign with id {campaign_id!r}")

@@ -20,7 +20,7 @@ class Subscription:
         self, info: strawberry.Info, campaign_id: strawberry.ID | None = None
     ) -> AsyncGenerator[Conversion, None]:
         context = info.context
-        wanted = parse_id(campaign_id) if campaign_id is not None else None
+        wanted = parse_id(campaign_id, models.Campaign) if campaign_id is not None else None
         if campaign_id is not None and wanted is None:
             return
         async with context.services.feed.subscribe() as queue:

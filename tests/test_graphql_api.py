@@ -163,6 +163,25 @@ async def test_unknown_ids_are_null(client, key, services):
     assert data == {"campaign": None, "a": None, "click": None, "conversion": None, "clicks": {"edges": []}}
 
 
+# Beyond 32-bit keys (campaigns, offers, landers, rules), beyond 64-bit ones, beyond what int() converts.
+BEYOND_KEYS = ("2147483648", "9223372036854775808", "1" * 5000)
+
+
+async def test_ids_beyond_a_tables_keys_are_unknown_ids(client, key, services):
+    """On PostgreSQL too, whose key columns refuse a larger number as a parameter."""
+    await make_campaign(services)
+    for pk in BEYOND_KEYS:
+        data = await gql(client, key, """query($id: ID!) { campaign(id: $id) { id } conversion(id: $id) { id }
+            clicks(campaignId: $id) { edges { cursor } } conversions(campaignId: $id) { edges { cursor } }
+            ruleEvents(campaignId: $id) { edges { cursor } } }""", id=pk)
+        assert data == {
+            "campaign": None, "conversion": None,
+            "clicks": {"edges": []}, "conversions": {"edges": []}, "ruleEvents": {"edges": []},
+        }  # fmt: skip
+        body = await gql_raw(client, key, "query($id: ID) { report(groupBy: [], campaignId: $id) { totals { clicks } } }", id=pk)
+        assert body["data"] is None and body["errors"][0]["message"] == f"no campaign with id {pk!r}"
+
+
 @pytest.fixture
 def statements(services, monkeypatch) -> list[str]:
     """Every SQL statement the app sends from now on (ORM and driver paths)."""

@@ -332,6 +332,29 @@ async def test_set_conversion_status_of_an_unknown_conversion(client, key, servi
         }
 
 
+async def test_ids_beyond_a_tables_keys_are_unknown_ids(client, key, services):
+    """On PostgreSQL too, whose key columns refuse a larger number as a parameter."""
+    campaign = await make_campaign(services)
+    offer = {"name": "o", "url": "https://x.test/"}
+    for pk in ("2147483648", "9223372036854775808", "1" * 5000):
+        for mutation, variables, path, message in [
+            (UPDATE, {"input": {"id": pk, "name": "x"}}, ["input", "id"], "no such id"),
+            (ADD_OFFER, {"c": pk, "input": offer}, ["campaignId"], "no campaign with this id"),
+            (ADD_LANDER, {"c": pk, "input": offer}, ["campaignId"], "no campaign with this id"),
+            (UPDATE_OFFER, {"input": {"id": pk, "name": "x"}}, ["input", "id"], "no such id"),
+            (UPDATE_LANDER, {"input": {"id": pk, "name": "x"}}, ["input", "id"], "no such id"),
+            (ADD_RULE, {"input": {"campaignId": pk, "plugin": "roi_guard", "config": {"min_roi": 0}}},
+             ["input", "campaignId"], "no campaign with this id"),
+            (UPDATE_RULE, {"input": {"id": pk, "enabled": False}}, ["input", "id"], "no rule with this id"),
+            (REMOVE_RULE, {"id": pk}, ["id"], "no rule with this id"),
+            (SET_STATUS, {"id": pk, "status": "REJECTED"}, ["id"], "no conversion with this id"),
+        ]:  # fmt: skip
+            payload = next(iter((await gql(client, key, mutation, **variables)).values()))
+            assert payload["userErrors"] == [{"field": path, "message": message}], (mutation, pk)
+    assert (await models.Campaign.get(id=campaign.id)).name == campaign.name
+    assert await models.Rule.all().count() == 0
+
+
 async def test_a_change_reaches_the_click_path_of_another_process(client, key, services, database_url, tmp_path):
     campaign = await make_campaign(services, offers=(("https://before.test/", 1),))
     offer = await models.Offer.get(campaign_id=campaign.id)

@@ -47,7 +47,7 @@ class RulePayload:
 
 
 async def _rule(errors: Errors, path: list[str], rule_id: strawberry.ID) -> models.Rule | None:
-    pk = parse_id(rule_id)
+    pk = parse_id(rule_id, models.Rule)
     rule = await models.Rule.get_or_none(id=pk) if pk is not None else None
     if rule is None:
         errors.add(path, "no rule with this id")
@@ -59,7 +59,7 @@ class RuleMutation:
     @strawberry.mutation
     async def add_rule(self, info: strawberry.Info, input: AddRuleInput) -> RulePayload:
         errors = Errors()
-        pk = parse_id(input.campaign_id)
+        pk = parse_id(input.campaign_id, models.Campaign)
         if pk is None or not await models.Campaign.exists(id=pk):
             errors.add(["input", "campaignId"], "no campaign with this id")
         config = {} if input.config is None else input.config
