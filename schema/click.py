@@ -155,7 +155,8 @@ class ClickQuery:
             conditions.append(("created_at >= ?", since))
         if until is not None:
             conditions.append(("created_at < ?", until))
-        return await page_of_rows(info.context.services.db, SELECT_CLICKS, conditions, first, after, Click.of)
+        db = info.context.services.db
+        return await page_of_rows(db, models.Click, SELECT_CLICKS, conditions, first, after, Click.of)
 
 
 def click_loader(db: Database) -> DataLoader:

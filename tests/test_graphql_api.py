@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import os
 import subprocess
@@ -261,6 +262,18 @@ async def test_page_size_and_cursor_errors_are_explained(client, key, services):
     assert "invalid cursor" in body["errors"][0]["message"]
     data = await gql(client, key, "{ clicks(first: null) { edges { cursor } pageInfo { hasNextPage } } }")
     assert data["clicks"]["pageInfo"]["hasNextPage"] is False
+
+
+async def test_cursors_beyond_a_tables_keys_are_invalid(client, key, services):
+    """Not "Unexpected error.": PostgreSQL refuses such numbers as parameters."""
+    beyond = {name: [2**63, 10**23] for name in ("clicks", "conversions", "postbacks", "ruleEvents", "campaigns")}
+    beyond["campaigns"].append(2**31)  # a 32-bit key
+    for name, numbers in beyond.items():
+        for number in numbers:
+            body = await gql_raw(client, key, "query($c: String) { %s(after: $c) { edges { cursor } } }" % name,
+                                 c=base64.urlsafe_b64encode(f"cursor:{number}".encode()).decode())  # fmt: skip
+            assert body["data"] is None, (name, number)
+            assert body["errors"][0]["message"] == "invalid cursor: pass an endCursor from a previous page"
 
 
 async def test_deep_and_aliased_queries_are_rejected_before_any_resolver(client, key, services, statements):
