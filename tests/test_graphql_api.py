@@ -329,6 +329,21 @@ async def test_time_filters_on_lists(client, key, services):
     assert len(data["all"]["edges"]) == 2
 
 
+async def test_times_beyond_the_calendar_in_utc_are_explained(client, key, services):
+    await make_campaign(services)
+    for moment in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
+        for query in (
+            "query($t: DateTime) { clicks(since: $t) { edges { cursor } } }",
+            "query($t: DateTime) { campaigns { edges { node { stats(since: $t) { clicks } } } } }",
+            "query($t: DateTime) { report(groupBy: [DAY], until: $t) { totals { clicks } } }",
+            '{ clicks(since: "%s") { edges { cursor } } }' % moment,
+        ):
+            body = await gql_raw(client, key, query, t=moment)
+            assert body.get("data") is None, query
+            message = body["errors"][0]["message"]
+            assert f"{moment!r} is out of range: in UTC it must fall in the years 1 to 9999" in message, message
+
+
 async def test_conversions_postbacks_and_rule_events_lists(client, key, services):
     from graphapi import models
 
