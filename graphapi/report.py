@@ -103,7 +103,8 @@ class Report:
 def time_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a name too long for a file name, or a folder of zones ("America").
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ReportError(f"unknown time zone {name!r}: use an IANA name such as Europe/Kyiv") from None
 
 

@@ -191,7 +191,7 @@ async def test_clicks_count_by_click_time_and_conversions_by_conversion_time(cli
 
 
 async def test_bad_time_zone_and_unknown_campaign_are_explained(client, key, services):
-    for tz in ("Mars/Olympus", "../../etc/passwd", ""):
+    for tz in ("Mars/Olympus", "../../etc/passwd", "", "a" * 5000, "America", "UTC\x00"):
         body = await gql_raw(client, key, REPORT, groupBy=["DAY"], tz=tz)
         assert body["data"] is None and "unknown time zone" in body["errors"][0]["message"]
     body = await gql_raw(client, key, REPORT, groupBy=[], campaignId="404")
