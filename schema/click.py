@@ -135,6 +135,8 @@ def in_campaign(rows, campaign_id: strawberry.ID | None):
 class ClickQuery:
     @strawberry.field
     async def click(self, info: strawberry.Info, click_id: str) -> Click | None:
+        if "\x00" in click_id:
+            return None  # no click id holds a NUL, and PostgreSQL cannot even compare one
         rows = await info.context.services.db.fetch(f"{SELECT_CLICKS} WHERE click_id = ?", [click_id])
         return Click.of(rows[0]) if rows else None
 

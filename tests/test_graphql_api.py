@@ -159,9 +159,11 @@ async def test_postback_url_carries_the_configured_token(database_url):
 
 async def test_unknown_ids_are_null(client, key, services):
     data = await gql(client, key, """{ campaign(id: "999") { id } a: campaign(id: "x") { id }
-        click(clickId: "nope") { clickId } conversion(id: "99999999999999999999999") { id }
-        clicks(campaignId: "junk") { edges { cursor } } }""")
-    assert data == {"campaign": None, "a": None, "click": None, "conversion": None, "clicks": {"edges": []}}
+        click(clickId: "nope") { clickId } nul: click(clickId: "ab\\u0000c") { clickId }
+        conversion(id: "99999999999999999999999") { id } clicks(campaignId: "junk") { edges { cursor } } }""")
+    assert data == {
+        "campaign": None, "a": None, "click": None, "nul": None, "conversion": None, "clicks": {"edges": []}
+    }
 
 
 # Beyond 32-bit keys (campaigns, offers, landers, rules), beyond 64-bit ones, beyond what int() converts.

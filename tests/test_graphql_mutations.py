@@ -99,6 +99,11 @@ BAD_CAMPAIGNS = [
     ({"offers": [{"name": "", "url": "https://offer.test/"}]}, ["input", "offers", "0", "name"], "empty"),
     ({"landers": [{"name": "l", "url": "ftp://lander.test/"}]}, ["input", "landers", "0", "url"], "http"),
     ({"landers": [{"name": "l", "url": "https://lander.test/", "weight": -3}]}, ["input", "landers", "0", "weight"], ">= 0"),
+    # PostgreSQL stores no NUL; SQLite would have kept it.
+    ({"name": "a\x00b"}, ["input", "name"], "must not contain NUL characters"),
+    ({"trafficSource": "x\x00y"}, ["input", "trafficSource"], "NUL"),
+    ({"offers": [{"name": "o\x00", "url": "https://offer.test/"}]}, ["input", "offers", "0", "name"], "NUL"),
+    ({"landers": [{"name": "l", "url": "https://lander.test/\x00"}]}, ["input", "landers", "0", "url"], "NUL"),
 ]  # fmt: skip
 
 
@@ -156,6 +161,8 @@ async def test_update_campaign_reaches_the_click_path_at_once(client, key, servi
     ({"sourceBlacklist": None}, ["input", "sourceBlacklist"], "null"),
     ({"sourceBlacklist": ["s"] * 10_001}, ["input", "sourceBlacklist"], "at most 10000"),
     ({"trafficSource": "y" * 300}, ["input", "trafficSource"], "at most 255"),
+    ({"trafficSource": "x\x00y"}, ["input", "trafficSource"], "NUL"),
+    ({"sourceBlacklist": ["ok", "x\x00y"]}, ["input", "sourceBlacklist", "1"], "NUL"),
 ])  # fmt: skip
 async def test_update_campaign_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services, name="before")
@@ -211,6 +218,7 @@ async def test_add_offer_and_lander_refuse_bad_input(client, key, services, muta
     (UPDATE_LANDER, models.Lander, {"id": "x"}, ["input", "id"], "no such id"),
     (UPDATE_LANDER, models.Lander, {"url": "//no-scheme.test/"}, ["input", "url"], "http"),
     (UPDATE_LANDER, models.Lander, {"weight": -1}, ["input", "weight"], ">= 0"),
+    (UPDATE_OFFER, models.Offer, {"name": "\x00"}, ["input", "name"], "NUL"),
 ])  # fmt: skip
 async def test_update_offer_and_lander_refuse_bad_input(client, key, services, mutation, model, fields, path, message):
     campaign = await make_campaign(services, landers=(("https://lander.test/", 1),))
@@ -269,6 +277,7 @@ async def test_a_rule_without_config_gets_an_empty_object(client, key, services)
     ({"config": {"min_roi": "high"}}, ["input", "config", "min_roi"], "is not of type 'number'"),
     ({"config": {"min_roi": 1, "extra": 2}}, ["input", "config"], "Additional properties"),
     ({"enabled": None}, ["input", "enabled"], "null"),
+    ({"plugin": "webhook", "config": {"url": "https://hooks.example/\x00"}}, ["input", "config", "url"], "NUL"),
 ])  # fmt: skip
 async def test_add_rule_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services)
@@ -285,6 +294,7 @@ async def test_add_rule_refuses_bad_input(client, key, services, fields, path, m
     ({"config": None}, ["input", "config"], "JSON object"),
     ({"config": {"min_roi": 1, "min_cost": -5}}, ["input", "config", "min_cost"], "less than the minimum of 0"),
     ({"enabled": None}, ["input", "enabled"], "null"),
+    ({"config": {"min_roi": 1, "x\x00": 1}}, ["input", "config"], "NUL"),
 ])  # fmt: skip
 async def test_update_rule_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services)

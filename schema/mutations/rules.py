@@ -21,6 +21,8 @@ def check_rule(errors: Errors, path: Sequence[str], services: Any, plugin: str, 
     if not isinstance(config, dict):
         errors.add([*path, "config"], "must be a JSON object")
         return
+    if not errors.storable([*path, "config"], config):
+        return
     for field, message in services.plugins.validate_rule_config(plugin, config):
         errors.add([*path, *field], message)
 
