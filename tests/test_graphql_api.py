@@ -87,6 +87,18 @@ async def test_queries_over_get_but_mutations_only_over_post(client, key):
     assert batch.status_code == 400
 
 
+async def test_subscriptions_over_http_are_sent_to_the_websocket(client, key):
+    auth = {"authorization": f"Bearer {key}"}
+    subscription = "subscription { conversionRecorded { id } }"
+    for response in (
+        await client.post("/graphql", json={"query": subscription}, headers=auth),
+        await client.get("/graphql", params={"query": subscription}, headers=auth),
+    ):
+        assert response.status_code == 200 and response.json() == {"data": None, "errors": [
+            {"message": "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP"}
+        ]}  # fmt: skip
+
+
 async def test_campaign_with_everything_nested(client, key, services, settings):
     campaign = await make_campaign(
         services, offers=(("https://offer.test/a?c={click_id}", 3),), landers=(("https://lander.test/", 1),),
