@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from graphapi import models
 from schema.enums import CampaignStatus, CostModel
+from schema.errors import PublicError
 from schema.ids import parse_id
 from schema.paging import Connection, page
 from schema.stats import Stats
@@ -127,6 +128,15 @@ async def load_node(loader: Any, pk: int | None, node: Any) -> Any:
     """The GraphQL object of row `pk` through a request's DataLoader, or None."""
     row = await loader.load(pk) if pk is not None else None
     return node(row) if row is not None else None
+
+
+async def named_campaign(campaign_id: strawberry.ID) -> models.Campaign:
+    """The campaign an argument names; an explained error when it names none."""
+    pk = parse_id(campaign_id, models.Campaign)
+    campaign = await models.Campaign.get_or_none(id=pk) if pk is not None else None
+    if campaign is None:
+        raise PublicError(f"no campaign with id {campaign_id!r}")
+    return campaign
 
 
 async def load_campaign(info: Any, campaign_id: int | None) -> Campaign | None:
