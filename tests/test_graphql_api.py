@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import subprocess
@@ -14,6 +15,7 @@ from decimal import Decimal
 import pytest
 
 from graphapi.api_keys import hash_key
+from graphapi.graphql_endpoint import MAX_BODY
 from graphapi.models import ApiKey
 from schema import MAX_ALIASES, MAX_DEPTH
 from schema.paging import MAX_PAGE
@@ -311,6 +313,25 @@ async def test_deep_and_aliased_queries_are_rejected_before_any_resolver(client,
     body = await gql_raw(client, key, few)
     assert f"{MAX_ALIASES}" in body["errors"][0]["message"]
     only_the_key_lookup()
+
+
+async def test_a_body_over_a_mebibyte_is_refused_unexecuted(client, key, services, statements):
+    auth = {"authorization": f"Bearer {key}"}
+    near = json.dumps({"query": QUERY, "variables": {"pad": "x" * (MAX_BODY - 100)}}).encode()
+    response = await client.post("/graphql", content=near, headers={**auth, "content-type": "application/json"})
+    assert len(near) <= MAX_BODY and response.json() == {"data": {"campaigns": {"edges": []}}}
+
+    async def chunked():  # no content-length: counted as it arrives
+        yield b'{"query": "{ campaigns { edges { cursor } } }", "variables": {"pad": "'
+        for _ in range(MAX_BODY // 65536):
+            yield b"x" * 65536
+        yield b'"}}'
+
+    statements.clear()
+    for body in (json.dumps({"query": QUERY, "variables": {"pad": "x" * MAX_BODY}}).encode(), chunked()):
+        response = await client.post("/graphql", content=body, headers={**auth, "content-type": "application/json"})
+        assert response.status_code == 413 and response.json() == {"errors": [{"message": "body: larger than 1024 KiB"}]}
+    assert len(statements) == 2 and all("api_key" in sql for sql in statements), statements
 
 
 async def test_unexpected_errors_are_masked_and_logged(client, key, services, monkeypatch, caplog):
