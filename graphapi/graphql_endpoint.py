@@ -5,7 +5,8 @@ the one exception is a browser's plain GET, which gets GraphiQL (whose own
 requests then carry the key). A websocket authenticates with the same header,
 or with `{"Authorization": "Bearer <key>"}` in its connection_init payload.
 The check is a pure ASGI wrapper (BaseHTTPMiddleware would break the context
-variables tortoise relies on).
+variables tortoise relies on). A POST body larger than MAX_BODY is refused
+(413) before strawberry reads it, as /postback refuses one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.datastructures import Headers
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -21,9 +23,15 @@ from strawberry.types.unset import UnsetType
 
 import schema
 from graphapi.api_keys import is_valid
+from graphapi.conversions import Refused
+from graphapi.hot_paths import json_answer
+from graphapi.postbacks import read_body
 from schema.context import Context, Loaders
 
 _AUTHENTICATED = "graphapi.authenticated"
+# Room for any query within the schema's token limit and for large variables
+# (10,000 sources of 100 characters); a body of megabytes is not a request.
+MAX_BODY = 1024 * 1024
 _UNAUTHORIZED = json.dumps(
     {"errors": [{"message": "an API key is required: Authorization: Bearer <key>"}]}
 ).encode()
@@ -93,7 +101,24 @@ class GraphQLEndpoint:
             })  # fmt: skip
             await send({"type": "http.response.body", "body": _UNAUTHORIZED})
             return
+        if scope["type"] == "http" and scope["method"] == "POST":
+            try:
+                body = await read_body(receive, Headers(scope=scope), MAX_BODY)
+            except Refused as refusal:
+                await json_answer(send, refusal.http_status, {"errors": [{"message": refusal.message}]})
+                return
+            receive = _replaying(body, receive)
         await self.graphql(scope, receive, send)
+
+
+def _replaying(body: bytes, receive: Any) -> Any:
+    """`receive`, giving first the whole `body` already read from it."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> dict:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 def _is_graphiql(scope: dict) -> bool:

@@ -103,12 +103,18 @@ class Report:
 def time_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a name too long for a file name, or a folder of zones ("America").
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ReportError(f"unknown time zone {name!r}: use an IANA name such as Europe/Kyiv") from None
 
 
-# Offsets before this are taken as they were then: no tracked traffic is older.
+# Offsets are worked out from EARLIEST to two days from now, whatever the
+# period: no tracked traffic is older or newer (clocks aside), and outside that
+# span the offset at its nearer end holds. A period that reaches the ends of
+# the calendar (years 1 and 9999) then neither overflows once in local time
+# nor walks thousands of years of daylight-saving changes.
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_AHEAD = timedelta(days=2)
 _STEP = timedelta(days=7)  # daylight-saving changes are months apart
 
 
@@ -141,8 +147,10 @@ class _LocalTime:
     """SQL for a row's local day and hour, and their values back in Python."""
 
     def __init__(self, zone: ZoneInfo, since: datetime | None, until: datetime | None, postgres: bool) -> None:
-        end = until or datetime.now(timezone.utc) + timedelta(days=2)
-        self.first, self.changes = offset_changes(zone, since or EARLIEST, end)
+        latest = datetime.now(timezone.utc) + _AHEAD
+        start = min(max(since or EARLIEST, EARLIEST), latest)
+        end = max(min(until or latest, latest), start)
+        self.first, self.changes = offset_changes(zone, start, end)
         self.postgres = postgres
 
     def offset(self, column: str) -> str:

@@ -9,9 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from schema.campaign import CampaignQuery
 from schema.click import ClickQuery
@@ -32,6 +37,7 @@ MAX_DEPTH = 12
 MAX_ALIASES = 50
 MAX_TOKENS = 5_000
 SDL_PATH = Path(__file__).with_name("schema.graphql")
+SUBSCRIPTIONS_OVER_WEBSOCKET = "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP"
 
 Query = merge_types(
     "Query", (CampaignQuery, ClickQuery, ConversionQuery, ReportQuery, PostbackQuery, RuleQuery)
@@ -43,6 +49,18 @@ class Schema(strawberry.Schema):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, execution_context_class=ExecutionContext, **kwargs)
         mark_plain_fields(self._schema)
+
+    async def execute(self, *args, allowed_operation_types=None, **kwargs) -> ExecutionResult:
+        # HTTP's one answer per request: a subscription would answer with its
+        # event stream unread ("Unexpected error."). WebSockets run every
+        # operation through stream(), not here.
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES) - {OperationType.SUBSCRIPTION}
+        try:
+            return await super().execute(*args, allowed_operation_types=allowed, **kwargs)
+        except InvalidOperationTypeError as error:
+            if error.operation_type is not OperationType.SUBSCRIPTION:
+                raise
+            return ExecutionResult(data=None, errors=[GraphQLError(SUBSCRIPTIONS_OVER_WEBSOCKET)])
 
     def process_errors(self, errors, execution_context=None) -> None:
         # Logged in full: the unexpected ones. Mistakes in requests are the client's to read.

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from graphapi import models
 from schema.enums import CampaignStatus, CostModel
+from schema.errors import PublicError
 from schema.ids import parse_id
 from schema.paging import Connection, page
 from schema.stats import Stats
@@ -129,6 +130,15 @@ async def load_node(loader: Any, pk: int | None, node: Any) -> Any:
     return node(row) if row is not None else None
 
 
+async def named_campaign(campaign_id: strawberry.ID) -> models.Campaign:
+    """The campaign an argument names; an explained error when it names none."""
+    pk = parse_id(campaign_id, models.Campaign)
+    campaign = await models.Campaign.get_or_none(id=pk) if pk is not None else None
+    if campaign is None:
+        raise PublicError(f"no campaign with id {campaign_id!r}")
+    return campaign
+
+
 async def load_campaign(info: Any, campaign_id: int | None) -> Campaign | None:
     return await load_node(info.context.loaders.campaign, campaign_id, Campaign.of)
 
@@ -145,7 +155,7 @@ async def load_lander(info: Any, lander_id: int | None) -> Lander | None:
 class CampaignQuery:
     @strawberry.field
     async def campaign(self, info: strawberry.Info, id: strawberry.ID) -> Campaign | None:
-        return await load_campaign(info, parse_id(id))
+        return await load_campaign(info, parse_id(id, models.Campaign))
 
     @strawberry.field
     async def campaigns(

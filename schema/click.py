@@ -127,7 +127,7 @@ def in_campaign(rows, campaign_id: strawberry.ID | None):
     """Rows of one campaign when an ID is given (none at all for an ID that names nothing)."""
     if campaign_id is None:
         return rows
-    pk = parse_id(campaign_id)
+    pk = parse_id(campaign_id, models.Campaign)
     return rows.filter(campaign_id__in=[pk] if pk is not None else [])
 
 
@@ -135,6 +135,8 @@ def in_campaign(rows, campaign_id: strawberry.ID | None):
 class ClickQuery:
     @strawberry.field
     async def click(self, info: strawberry.Info, click_id: str) -> Click | None:
+        if "\x00" in click_id:
+            return None  # no click id holds a NUL, and PostgreSQL cannot even compare one
         rows = await info.context.services.db.fetch(f"{SELECT_CLICKS} WHERE click_id = ?", [click_id])
         return Click.of(rows[0]) if rows else None
 
@@ -150,12 +152,13 @@ class ClickQuery:
     ) -> Connection[Click]:
         conditions: list[tuple[str, Any]] = []
         if campaign_id is not None:
-            conditions.append(("campaign_id = ?", parse_id(campaign_id) or 0))  # no campaign has id 0
+            conditions.append(("campaign_id = ?", parse_id(campaign_id, models.Campaign) or 0))  # no campaign has id 0
         if since is not None:
             conditions.append(("created_at >= ?", since))
         if until is not None:
             conditions.append(("created_at < ?", until))
-        return await page_of_rows(info.context.services.db, SELECT_CLICKS, conditions, first, after, Click.of)
+        db = info.context.services.db
+        return await page_of_rows(db, models.Click, SELECT_CLICKS, conditions, first, after, Click.of)
 
 
 def click_loader(db: Database) -> DataLoader:

@@ -60,7 +60,7 @@ async def load_conversion(info: strawberry.Info, conversion_id: int | None) -> C
 class ConversionQuery:
     @strawberry.field
     async def conversion(self, info: strawberry.Info, id: strawberry.ID) -> Conversion | None:
-        return await load_conversion(info, parse_id(id))
+        return await load_conversion(info, parse_id(id, models.Conversion))
 
     @strawberry.field
     async def conversions(

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-# Beyond BIGINT: no such row, and PostgreSQL would refuse the parameter.
-_MAX_ID = 2**63 - 1
+from tortoise.models import Model
 
 
-def parse_id(value: str | None) -> int | None:
-    """The integer key an ID names, or None when it names nothing."""
+def parse_id(value: str | None, model: type[Model]) -> int | None:
+    """The key of `model`'s table an ID names, or None when it names nothing.
+
+    A number beyond what the table's key column holds names nothing either:
+    PostgreSQL would refuse it as a parameter rather than find no row
+    (campaigns, offers, landers and rules have 32-bit keys, the rest 64-bit).
+    """
     if value is None or not value.isascii() or not value.isdigit():
         return None
-    pk = int(value)
-    return pk if pk <= _MAX_ID else None
+    try:
+        pk = int(value)
+    except ValueError:  # more digits than Python converts
+        return None
+    return pk if pk <= model._meta.pk.constraints["le"] else None

@@ -14,10 +14,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from graphapi.db import Database
 from schema.errors import PublicError
+from schema.ids import parse_id
 
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
@@ -50,24 +52,26 @@ def encode_cursor(pk: int) -> str:
     return base64.urlsafe_b64encode(f"{_PREFIX}{pk}".encode()).decode()
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str, model: type[Model]) -> int:
+    """The key a cursor of `model`'s rows holds; a number no key of its table
+    can be was never a cursor."""
     try:
         text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
     except (binascii.Error, UnicodeError, ValueError):
         text = ""
-    pk = text.removeprefix(_PREFIX)
-    if not text.startswith(_PREFIX) or not pk.isdigit():
+    pk = parse_id(text.removeprefix(_PREFIX), model) if text.startswith(_PREFIX) else None
+    if pk is None:
         raise PublicError("invalid cursor: pass an endCursor from a previous page")
-    return int(pk)
+    return pk
 
 
-def _window(first: int | None, after: str | None) -> tuple[int, int | None]:
+def _window(first: int | None, after: str | None, model: type[Model]) -> tuple[int, int | None]:
     """The page's size and the id its rows come before."""
     if first is None:
         first = DEFAULT_PAGE
     if not 0 <= first <= MAX_PAGE:
         raise PublicError(f"first must be between 0 and {MAX_PAGE}")
-    return first, decode_cursor(after) if after is not None else None
+    return first, decode_cursor(after, model) if after is not None else None
 
 
 async def page(
@@ -76,7 +80,7 @@ async def page(
     after: str | None,
     node: Callable[[object], T],
 ) -> Connection[T]:
-    first, before = _window(first, after)
+    first, before = _window(first, after, queryset.model)
     if before is not None:
         queryset = queryset.filter(id__lt=before)
     rows = await queryset.order_by("-id").limit(first + 1)
@@ -85,15 +89,16 @@ async def page(
 
 async def page_of_rows(
     db: Database,
+    model: type[Model],
     select: str,
     conditions: list[tuple[str, Any]],
     first: int | None,
     after: str | None,
     node: Callable[[Sequence[Any]], T],
 ) -> Connection[T]:
-    """`page` for rows read with SQL: `select` reads one table, its id first;
-    `conditions` are (SQL with one `?`, its value), all of which must hold."""
-    first, before = _window(first, after)
+    """`page` for rows read with SQL: `select` reads `model`'s table, its id
+    first; `conditions` are (SQL with one `?`, its value), all of which must hold."""
+    first, before = _window(first, after, model)
     if before is not None:
         conditions = [*conditions, ("id < ?", before)]
     where = " WHERE " + " AND ".join(sql for sql, _ in conditions) if conditions else ""

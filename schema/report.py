@@ -6,15 +6,13 @@ from datetime import date, datetime
 
 import strawberry
 
-from graphapi import models
 from graphapi.currency import Rates
 from graphapi.report import Dimension, ReportError, report
 from graphapi.report import ReportRow as Row
-from schema.campaign import Campaign, load_campaign
+from schema.campaign import Campaign, load_campaign, named_campaign
 from schema.click import SUBS, Traffic
 from schema.enums import DeviceType, ReportDimension
 from schema.errors import PublicError
-from schema.ids import parse_id
 from schema.stats import Stats
 
 # Fields named as the dimensions they hold (`Dimension.value`).
@@ -65,10 +63,7 @@ class ReportQuery:
         settings = info.context.services.settings
         currency, campaign_ids = settings.currency, None
         if campaign_id is not None:
-            pk = parse_id(campaign_id)
-            campaign = await models.Campaign.get_or_none(id=pk) if pk is not None else None
-            if campaign is None:
-                raise PublicError(f"no campaign with id {campaign_id!r}")
+            campaign = await named_campaign(campaign_id)
             currency, campaign_ids = campaign.currency, [campaign.id]
         try:
             result = await report(

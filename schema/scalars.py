@@ -30,7 +30,10 @@ def _parse_datetime(value: object) -> datetime.datetime:
     # Without an offset a time is taken as UTC, the time the tracker keeps.
     if moment.tzinfo is None:
         return moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc)
+    try:
+        return moment.astimezone(datetime.timezone.utc)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC
+        raise PublicError(f"{value!r} is out of range: in UTC it must fall in the years 1 to 9999") from None
 
 
 def _parse_decimal(value: object) -> decimal.Decimal:

@@ -8,9 +8,9 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from graphapi import models
+from schema.campaign import named_campaign
 from schema.context import Loaders
 from schema.conversion import Conversion
-from schema.ids import parse_id
 
 
 @strawberry.type
@@ -20,9 +20,8 @@ class Subscription:
         self, info: strawberry.Info, campaign_id: strawberry.ID | None = None
     ) -> AsyncGenerator[Conversion, None]:
         context = info.context
-        wanted = parse_id(campaign_id) if campaign_id is not None else None
-        if campaign_id is not None and wanted is None:
-            return
+        # As `report` does: an ID that names no campaign is a mistake, not a quiet stream.
+        wanted = (await named_campaign(campaign_id)).id if campaign_id is not None else None
         async with context.services.feed.subscribe() as queue:
             while True:
                 row = await models.Conversion.get_or_none(id=await queue.get())

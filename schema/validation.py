@@ -5,7 +5,7 @@ A mutation collects every error first and stores nothing when there is one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -28,6 +28,15 @@ class UserError:
 class Errors(list[UserError]):
     def add(self, path: Sequence[str | int], message: str) -> None:
         self.append(UserError(field=[str(part) for part in path], message=message))
+
+    def storable(self, path: Sequence[str | int], value: object) -> bool:
+        """Whether `value` (text, or lists and JSON objects of it) holds no NUL:
+        PostgreSQL stores none in text or JSON, and SQLite would keep it.
+        Every place that holds one is reported."""
+        found = list(_nul_paths(path, value))
+        for where in found:
+            self.add(where, "must not contain NUL characters (\\u0000)")
+        return not found
 
     def name(self, path: Sequence[str | int], value: str | None) -> None:
         if value is None or not value.strip():
@@ -93,3 +102,17 @@ class Errors(list[UserError]):
         else:
             for index, value in enumerate(values):
                 self.name([*path, index], value)
+
+
+def _nul_paths(path: Sequence[str | int], value: object) -> Iterator[Sequence[str | int]]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if "\x00" in name:
+                yield path
+            yield from _nul_paths([*path, name], item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_paths([*path, index], item)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 import os
 import subprocess
@@ -13,6 +15,7 @@ from decimal import Decimal
 import pytest
 
 from graphapi.api_keys import hash_key
+from graphapi.graphql_endpoint import MAX_BODY
 from graphapi.models import ApiKey
 from schema import MAX_ALIASES, MAX_DEPTH
 from schema.paging import MAX_PAGE
@@ -84,6 +87,18 @@ async def test_queries_over_get_but_mutations_only_over_post(client, key):
     assert response.status_code == 400 and "mutations are not allowed" in response.text.lower()
     batch = await client.post("/graphql", json=[{"query": QUERY}, {"query": QUERY}], headers=auth)
     assert batch.status_code == 400
+
+
+async def test_subscriptions_over_http_are_sent_to_the_websocket(client, key):
+    auth = {"authorization": f"Bearer {key}"}
+    subscription = "subscription { conversionRecorded { id } }"
+    for response in (
+        await client.post("/graphql", json={"query": subscription}, headers=auth),
+        await client.get("/graphql", params={"query": subscription}, headers=auth),
+    ):
+        assert response.status_code == 200 and response.json() == {"data": None, "errors": [
+            {"message": "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP"}
+        ]}  # fmt: skip
 
 
 async def test_campaign_with_everything_nested(client, key, services, settings):
@@ -158,9 +173,30 @@ async def test_postback_url_carries_the_configured_token(database_url):
 
 async def test_unknown_ids_are_null(client, key, services):
     data = await gql(client, key, """{ campaign(id: "999") { id } a: campaign(id: "x") { id }
-        click(clickId: "nope") { clickId } conversion(id: "99999999999999999999999") { id }
-        clicks(campaignId: "junk") { edges { cursor } } }""")
-    assert data == {"campaign": None, "a": None, "click": None, "conversion": None, "clicks": {"edges": []}}
+        click(clickId: "nope") { clickId } nul: click(clickId: "ab\\u0000c") { clickId }
+        conversion(id: "99999999999999999999999") { id } clicks(campaignId: "junk") { edges { cursor } } }""")
+    assert data == {
+        "campaign": None, "a": None, "click": None, "nul": None, "conversion": None, "clicks": {"edges": []}
+    }
+
+
+# Beyond 32-bit keys (campaigns, offers, landers, rules), beyond 64-bit ones, beyond what int() converts.
+BEYOND_KEYS = ("2147483648", "9223372036854775808", "1" * 5000)
+
+
+async def test_ids_beyond_a_tables_keys_are_unknown_ids(client, key, services):
+    """On PostgreSQL too, whose key columns refuse a larger number as a parameter."""
+    await make_campaign(services)
+    for pk in BEYOND_KEYS:
+        data = await gql(client, key, """query($id: ID!) { campaign(id: $id) { id } conversion(id: $id) { id }
+            clicks(campaignId: $id) { edges { cursor } } conversions(campaignId: $id) { edges { cursor } }
+            ruleEvents(campaignId: $id) { edges { cursor } } }""", id=pk)
+        assert data == {
+            "campaign": None, "conversion": None,
+            "clicks": {"edges": []}, "conversions": {"edges": []}, "ruleEvents": {"edges": []},
+        }  # fmt: skip
+        body = await gql_raw(client, key, "query($id: ID) { report(groupBy: [], campaignId: $id) { totals { clicks } } }", id=pk)
+        assert body["data"] is None and body["errors"][0]["message"] == f"no campaign with id {pk!r}"
 
 
 @pytest.fixture
@@ -244,6 +280,18 @@ async def test_page_size_and_cursor_errors_are_explained(client, key, services):
     assert data["clicks"]["pageInfo"]["hasNextPage"] is False
 
 
+async def test_cursors_beyond_a_tables_keys_are_invalid(client, key, services):
+    """Not "Unexpected error.": PostgreSQL refuses such numbers as parameters."""
+    beyond = {name: [2**63, 10**23] for name in ("clicks", "conversions", "postbacks", "ruleEvents", "campaigns")}
+    beyond["campaigns"].append(2**31)  # a 32-bit key
+    for name, numbers in beyond.items():
+        for number in numbers:
+            body = await gql_raw(client, key, "query($c: String) { %s(after: $c) { edges { cursor } } }" % name,
+                                 c=base64.urlsafe_b64encode(f"cursor:{number}".encode()).decode())  # fmt: skip
+            assert body["data"] is None, (name, number)
+            assert body["errors"][0]["message"] == "invalid cursor: pass an endCursor from a previous page"
+
+
 async def test_deep_and_aliased_queries_are_rejected_before_any_resolver(client, key, services, statements):
     def only_the_key_lookup():
         assert len(statements) == 1 and "api_key" in statements[0], statements
@@ -265,6 +313,25 @@ async def test_deep_and_aliased_queries_are_rejected_before_any_resolver(client,
     body = await gql_raw(client, key, few)
     assert f"{MAX_ALIASES}" in body["errors"][0]["message"]
     only_the_key_lookup()
+
+
+async def test_a_body_over_a_mebibyte_is_refused_unexecuted(client, key, services, statements):
+    auth = {"authorization": f"Bearer {key}"}
+    near = json.dumps({"query": QUERY, "variables": {"pad": "x" * (MAX_BODY - 100)}}).encode()
+    response = await client.post("/graphql", content=near, headers={**auth, "content-type": "application/json"})
+    assert len(near) <= MAX_BODY and response.json() == {"data": {"campaigns": {"edges": []}}}
+
+    async def chunked():  # no content-length: counted as it arrives
+        yield b'{"query": "{ campaigns { edges { cursor } } }", "variables": {"pad": "'
+        for _ in range(MAX_BODY // 65536):
+            yield b"x" * 65536
+        yield b'"}}'
+
+    statements.clear()
+    for body in (json.dumps({"query": QUERY, "variables": {"pad": "x" * MAX_BODY}}).encode(), chunked()):
+        response = await client.post("/graphql", content=body, headers={**auth, "content-type": "application/json"})
+        assert response.status_code == 413 and response.json() == {"errors": [{"message": "body: larger than 1024 KiB"}]}
+    assert len(statements) == 2 and all("api_key" in sql for sql in statements), statements
 
 
 async def test_unexpected_errors_are_masked_and_logged(client, key, services, monkeypatch, caplog):
@@ -295,6 +362,21 @@ async def test_time_filters_on_lists(client, key, services):
         all: clicks(until: "2026-01-05T00:00:00+02:00") { edges { cursor } } }""")
     assert [e["node"]["createdAt"] for e in data["clicks"]["edges"]] == ["2026-01-03T00:00:00+00:00"]
     assert len(data["all"]["edges"]) == 2
+
+
+async def test_times_beyond_the_calendar_in_utc_are_explained(client, key, services):
+    await make_campaign(services)
+    for moment in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
+        for query in (
+            "query($t: DateTime) { clicks(since: $t) { edges { cursor } } }",
+            "query($t: DateTime) { campaigns { edges { node { stats(since: $t) { clicks } } } } }",
+            "query($t: DateTime) { report(groupBy: [DAY], until: $t) { totals { clicks } } }",
+            '{ clicks(since: "%s") { edges { cursor } } }' % moment,
+        ):
+            body = await gql_raw(client, key, query, t=moment)
+            assert body.get("data") is None, query
+            message = body["errors"][0]["message"]
+            assert f"{moment!r} is out of range: in UTC it must fall in the years 1 to 9999" in message, message
 
 
 async def test_conversions_postbacks_and_rule_events_lists(client, key, services):

@@ -101,6 +101,11 @@ BAD_CAMPAIGNS = [
     ({"offers": [{"name": "", "url": "https://offer.test/"}]}, ["input", "offers", "0", "name"], "empty"),
     ({"landers": [{"name": "l", "url": "ftp://lander.test/"}]}, ["input", "landers", "0", "url"], "http"),
     ({"landers": [{"name": "l", "url": "https://lander.test/", "weight": -3}]}, ["input", "landers", "0", "weight"], ">= 0"),
+    # PostgreSQL stores no NUL; SQLite would have kept it.
+    ({"name": "a\x00b"}, ["input", "name"], "must not contain NUL characters"),
+    ({"trafficSource": "x\x00y"}, ["input", "trafficSource"], "NUL"),
+    ({"offers": [{"name": "o\x00", "url": "https://offer.test/"}]}, ["input", "offers", "0", "name"], "NUL"),
+    ({"landers": [{"name": "l", "url": "https://lander.test/\x00"}]}, ["input", "landers", "0", "url"], "NUL"),
 ]  # fmt: skip
 
 
@@ -158,6 +163,8 @@ async def test_update_campaign_reaches_the_click_path_at_once(client, key, servi
     ({"sourceBlacklist": None}, ["input", "sourceBlacklist"], "null"),
     ({"sourceBlacklist": ["s"] * 10_001}, ["input", "sourceBlacklist"], "at most 10000"),
     ({"trafficSource": "y" * 300}, ["input", "trafficSource"], "at most 255"),
+    ({"trafficSource": "x\x00y"}, ["input", "trafficSource"], "NUL"),
+    ({"sourceBlacklist": ["ok", "x\x00y"]}, ["input", "sourceBlacklist", "1"], "NUL"),
 ])  # fmt: skip
 async def test_update_campaign_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services, name="before")
@@ -215,6 +222,7 @@ async def test_add_offer_and_lander_refuse_bad_input(client, key, services, muta
     (UPDATE_LANDER, models.Lander, {"id": "x"}, ["input", "id"], "no such id"),
     (UPDATE_LANDER, models.Lander, {"url": "//no-scheme.test/"}, ["input", "url"], "http"),
     (UPDATE_LANDER, models.Lander, {"weight": -1}, ["input", "weight"], ">= 0"),
+    (UPDATE_OFFER, models.Offer, {"name": "\x00"}, ["input", "name"], "NUL"),
 ])  # fmt: skip
 async def test_update_offer_and_lander_refuse_bad_input(client, key, services, mutation, model, fields, path, message):
     campaign = await make_campaign(services, landers=(("https://lander.test/", 1),))
@@ -273,6 +281,7 @@ async def test_a_rule_without_config_gets_an_empty_object(client, key, services)
     ({"config": {"min_roi": "high"}}, ["input", "config", "min_roi"], "is not of type 'number'"),
     ({"config": {"min_roi": 1, "extra": 2}}, ["input", "config"], "Additional properties"),
     ({"enabled": None}, ["input", "enabled"], "null"),
+    ({"plugin": "webhook", "config": {"url": "https://hooks.example/\x00"}}, ["input", "config", "url"], "NUL"),
 ])  # fmt: skip
 async def test_add_rule_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services)
@@ -289,6 +298,7 @@ async def test_add_rule_refuses_bad_input(client, key, services, fields, path, m
     ({"config": None}, ["input", "config"], "JSON object"),
     ({"config": {"min_roi": 1, "min_cost": -5}}, ["input", "config", "min_cost"], "less than the minimum of 0"),
     ({"enabled": None}, ["input", "enabled"], "null"),
+    ({"config": {"min_roi": 1, "x\x00": 1}}, ["input", "config"], "NUL"),
 ])  # fmt: skip
 async def test_update_rule_refuses_bad_input(client, key, services, fields, path, message):
     campaign = await make_campaign(services)
@@ -334,6 +344,29 @@ async def test_set_conversion_status_of_an_unknown_conversion(client, key, servi
         assert data["setConversionStatus"] == {
             "conversion": None, "userErrors": [{"field": ["id"], "message": "no conversion with this id"}]
         }
+
+
+async def test_ids_beyond_a_tables_keys_are_unknown_ids(client, key, services):
+    """On PostgreSQL too, whose key columns refuse a larger number as a parameter."""
+    campaign = await make_campaign(services)
+    offer = {"name": "o", "url": "https://x.test/"}
+    for pk in ("2147483648", "9223372036854775808", "1" * 5000):
+        for mutation, variables, path, message in [
+            (UPDATE, {"input": {"id": pk, "name": "x"}}, ["input", "id"], "no such id"),
+            (ADD_OFFER, {"c": pk, "input": offer}, ["campaignId"], "no campaign with this id"),
+            (ADD_LANDER, {"c": pk, "input": offer}, ["campaignId"], "no campaign with this id"),
+            (UPDATE_OFFER, {"input": {"id": pk, "name": "x"}}, ["input", "id"], "no such id"),
+            (UPDATE_LANDER, {"input": {"id": pk, "name": "x"}}, ["input", "id"], "no such id"),
+            (ADD_RULE, {"input": {"campaignId": pk, "plugin": "roi_guard", "config": {"min_roi": 0}}},
+             ["input", "campaignId"], "no campaign with this id"),
+            (UPDATE_RULE, {"input": {"id": pk, "enabled": False}}, ["input", "id"], "no rule with this id"),
+            (REMOVE_RULE, {"id": pk}, ["id"], "no rule with this id"),
+            (SET_STATUS, {"id": pk, "status": "REJECTED"}, ["id"], "no conversion with this id"),
+        ]:  # fmt: skip
+            payload = next(iter((await gql(client, key, mutation, **variables)).values()))
+            assert payload["userErrors"] == [{"field": path, "message": message}], (mutation, pk)
+    assert (await models.Campaign.get(id=campaign.id)).name == campaign.name
+    assert await models.Rule.all().count() == 0
 
 
 async def test_a_change_reaches_the_click_path_of_another_process(client, key, services, database_url, tmp_path):

@@ -160,6 +160,21 @@ async def test_local_hours_and_days(client, key, services, zone, times, hours, d
     assert [(r["day"], r["stats"]["clicks"]) for r in rows] == days
 
 
+async def test_periods_reaching_the_ends_of_the_calendar(client, key, services):
+    """Valid UTC times, which in the zone fall in the years 0 and 10000: the
+    zone's offsets are taken over the span traffic can have."""
+    campaign = await make_campaign(services)
+    # Kyiv leaves summer time at 01:00 UTC on 25 October 2026.
+    await insert_clicks(services.db, campaign.id, [{"created_at": _utc(2026, 10, 25, 0, 30)},
+                                                   {"created_at": _utc(2026, 10, 25, 1, 30)}])  # fmt: skip
+    ends = {"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59.999999Z"}
+    for zone, day in (("America/New_York", "2026-10-24"), ("Europe/Kyiv", "2026-10-25"), ("Asia/Tokyo", "2026-10-25")):
+        data = await gql(client, key, REPORT, groupBy=["HOUR"], campaignId=str(campaign.id), tz=zone, **ends)
+        assert [r["hour"] for r in data["report"]["rows"]] == ["2026-10-25T00:00:00+00:00", "2026-10-25T01:00:00+00:00"]
+        data = await gql(client, key, REPORT, groupBy=["DAY"], tz=zone, **ends)
+        assert [(r["day"], r["stats"]["clicks"]) for r in data["report"]["rows"]] == [(day, 2)]
+
+
 async def test_clicks_count_by_click_time_and_conversions_by_conversion_time(client, key, services):
     campaign = await make_campaign(services)
     (click,) = await insert_clicks(services.db, campaign.id, [{"created_at": START}])
@@ -176,7 +191,7 @@ async def test_clicks_count_by_click_time_and_conversions_by_conversion_time(cli
 
 
 async def test_bad_time_zone_and_unknown_campaign_are_explained(client, key, services):
-    for tz in ("Mars/Olympus", "../../etc/passwd", ""):
+    for tz in ("Mars/Olympus", "../../etc/passwd", "", "a" * 5000, "America", "UTC\x00"):
         body = await gql_raw(client, key, REPORT, groupBy=["DAY"], tz=tz)
         assert body["data"] is None and "unknown time zone" in body["errors"][0]["message"]
     body = await gql_raw(client, key, REPORT, groupBy=[], campaignId="404")

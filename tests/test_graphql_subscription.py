@@ -121,6 +121,20 @@ async def test_websocket_without_a_valid_key_is_refused(app, services):
                 pass
 
 
+async def test_a_campaign_id_that_names_no_campaign_is_an_error(app, services):
+    """As `report(campaignId:)` says, not a stream that ends (or waits) in silence."""
+    key = await new_api_key()
+    async with serving(app) as url, connect(url, subprotocols=["graphql-transport-ws"], proxy=None) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "connection_ack"}
+        for n, campaign_id in enumerate(("zzz", "999", "2147483648")):
+            payload = {"query": SUBSCRIBE, "variables": {"c": campaign_id}}
+            await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": payload}))
+            error = {"data": None, "errors": [{"message": f"no campaign with id {campaign_id!r}"}]}
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"id": str(n), "type": "next", "payload": error}
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"id": str(n), "type": "complete"}
+
+
 async def test_conversion_committed_by_another_process_reaches_subscribers(app, services, database_url):
     if not services.db.postgres:
         pytest.skip("across processes only on PostgreSQL (LISTEN/NOTIFY); SQLite is one process")

@@ -28,13 +28,16 @@ def collect(errors: Errors, path: Sequence[str | int], data: Any, checks: dict[s
     """The fields of `data` that were given, checked; errors go to `errors`.
 
     A field that `data` lacks (create and update inputs share the checks) or
-    that the client left out (UNSET) is skipped.
+    that the client left out (UNSET) is skipped. Every field is first checked
+    for what no database column can hold (NUL), so no check need look for it.
     """
     values = {}
     for name, check in checks.items():
         value = getattr(data, name, UNSET)
         if value is UNSET:
             continue
-        check(errors, [*path, to_camel_case(name)], value)
+        field = [*path, to_camel_case(name)]
+        if errors.storable(field, value):
+            check(errors, field, value)
         values[name] = value
     return values

@@ -116,7 +116,7 @@ async def _add(
 ) -> tuple[object | None, Errors]:
     """Add an offer or a lander to a campaign."""
     errors = Errors()
-    pk = parse_id(campaign_id)
+    pk = parse_id(campaign_id, models.Campaign)
     if pk is None or not await models.Campaign.exists(id=pk):
         errors.add(["campaignId"], "no campaign with this id")
     fields = collect(errors, ["input"], data, checks)
@@ -132,7 +132,7 @@ async def _update(
 ) -> tuple[object | None, Errors]:
     """Apply the given fields of an Update*Input to the row it names."""
     errors = Errors()
-    pk = parse_id(data.id)
+    pk = parse_id(data.id, model)
     row = await model.get_or_none(id=pk) if pk is not None else None
     if row is None:
         errors.add(["input", "id"], "no such id")

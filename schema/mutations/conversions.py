@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graphapi import models
 from graphapi.conversion_status import set_status
 from schema.conversion import Conversion, load_conversion
 from schema.enums import ConversionStatus
@@ -24,7 +25,7 @@ class ConversionMutation:
         self, info: strawberry.Info, id: strawberry.ID, status: ConversionStatus
     ) -> ConversionPayload:
         services = info.context.services
-        pk = parse_id(id)
+        pk = parse_id(id, models.Conversion)
         if pk is None or not await set_status(services.db, services.feed, pk, status):
             errors = Errors()
             errors.add(["id"], "no conversion with this id")

@@ -21,6 +21,8 @@ def check_rule(errors: Errors, path: Sequence[str], services: Any, plugin: str, 
     if not isinstance(config, dict):
         errors.add([*path, "config"], "must be a JSON object")
         return
+    if not errors.storable([*path, "config"], config):
+        return
     for field, message in services.plugins.validate_rule_config(plugin, config):
         errors.add([*path, *field], message)
 
@@ -47,7 +49,7 @@ class RulePayload:
 
 
 async def _rule(errors: Errors, path: list[str], rule_id: strawberry.ID) -> models.Rule | None:
-    pk = parse_id(rule_id)
+    pk = parse_id(rule_id, models.Rule)
     rule = await models.Rule.get_or_none(id=pk) if pk is not None else None
     if rule is None:
         errors.add(path, "no rule with this id")
@@ -59,7 +61,7 @@ class RuleMutation:
     @strawberry.mutation
     async def add_rule(self, info: strawberry.Info, input: AddRuleInput) -> RulePayload:
         errors = Errors()
-        pk = parse_id(input.campaign_id)
+        pk = parse_id(input.campaign_id, models.Campaign)
         if pk is None or not await models.Campaign.exists(id=pk):
             errors.add(["input", "campaignId"], "no campaign with this id")
         config = {} if input.config is None else input.config
