@@ -30,7 +30,7 @@ SUBS = ("subid",) + tuple(f"sub{i}" for i in range(1, 11))
 _COLUMNS = (
     "id", "campaign_id", "offer_id", "lander_id", "click_id", "created_at", "ip", "user_agent", "country",
     "device_type", "os", "browser", "referrer", "source", "creative", *SUBS, "params", "is_unique", "is_bot",
-    "cost",
+    "cost", "truncated",
 )  # fmt: skip
 SELECT_CLICKS = f"SELECT {', '.join(_COLUMNS)} FROM click"
 # Click's field for each column.
@@ -82,6 +82,7 @@ class Click(Traffic):
     is_unique: bool
     is_bot: bool
     cost: Decimal
+    truncated: bool = strawberry.field(description="a value was over-long and was cut to fit")
     pk: strawberry.Private[int]
     campaign_id: strawberry.Private[int]
     stored_params: strawberry.Private[str]  # JSON text, as either database gives it
@@ -95,6 +96,7 @@ class Click(Traffic):
         values["is_unique"] = bool(values["is_unique"])
         values["is_bot"] = bool(values["is_bot"])
         values["cost"] = from_micros(values["cost"])
+        values["truncated"] = bool(values["truncated"])
         # Every field set at once, without the generated __init__'s 29
         # keyword arguments: a 500-click page builds 500 of these.
         click = cls.__new__(cls)

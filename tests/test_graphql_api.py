@@ -21,6 +21,7 @@ from schema import MAX_ALIASES, MAX_DEPTH
 from schema.paging import MAX_PAGE
 from tests.conftest import make_campaign
 from tests.gql import gql, gql_raw, new_api_key
+from tests.postbacks import new_click
 from tests.seeding import insert_clicks, insert_conversion
 
 QUERY = "{ campaigns { edges { node { id } } } }"
@@ -99,6 +100,16 @@ async def test_subscriptions_over_http_are_sent_to_the_websocket(client, key):
         assert response.status_code == 200 and response.json() == {"data": None, "errors": [
             {"message": "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP"}
         ]}  # fmt: skip
+
+
+async def test_a_click_with_a_value_cut_to_fit_says_so(client, key, services):
+    campaign = await make_campaign(services)
+    plain = await new_click(client, campaign.id)
+    cut = await new_click(client, f"{campaign.id}&sub1={'x' * 5000}")
+    query = "query($c: String!) { click(clickId: $c) { truncated sub1 } }"
+    assert (await gql(client, key, query, c=plain))["click"] == {"truncated": False, "sub1": None}
+    click = (await gql(client, key, query, c=cut))["click"]
+    assert click["truncated"] is True and click["sub1"] == "x" * 255
 
 
 async def test_campaign_with_everything_nested(client, key, services, settings):
