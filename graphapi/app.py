@@ -159,9 +159,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQLEndpoint(services)
     app = TrackerApp(
         hot_paths={
+            # HEAD is a link checker's look: /click and /go answer it as GET
+            # would without recording anything (graphapi.clicks); a postback
+            # is a partner's call that records, so HEAD is refused.
             "/click": hot_path(ClickEndpoint(services), ("GET", "HEAD"), clicks.unavailable),
             "/go": hot_path(GoEndpoint(services), ("GET", "HEAD"), clicks.unavailable),
-            "/postback": hot_path(PostbackEndpoint(services), ("GET", "HEAD", "POST"), postbacks.unavailable),
+            "/postback": hot_path(PostbackEndpoint(services), ("GET", "POST"), postbacks.unavailable),
         },
         routes=[
             Route("/healthz", healthz, methods=["GET"]),

@@ -3,6 +3,11 @@
 Both are plain ASGI apps: the click path is the hottest code in the product and
 Request/Response objects would double its cost. A click is committed (group
 commit) before its 302 is sent.
+
+HEAD gets the answer GET would get but records nothing. HEAD comes from link
+checkers, prefetchers and ad networks' URL validators, never from a person
+following the link; answered, they are satisfied, where a 405 sends many of
+them on to a GET, which would be recorded.
 """
 
 from __future__ import annotations
@@ -252,18 +257,20 @@ class ClickEndpoint:
             params_json(params), query.truncated,
             device.is_bot, cost, self.since_text(now - self.unique_window),
         )  # fmt: skip
-        try:
-            await services.clicks.submit(row)
-        except (WriteFailed, RuntimeError):
-            await unavailable(send)
-            return
+        recorded = scope["method"] == "GET"  # else HEAD: its click_id is never stored
+        if recorded:
+            try:
+                await services.clicks.submit(row)
+            except (WriteFailed, RuntimeError):
+                await unavailable(send)
+                return
         if target_url is None:
             await plain(send, 404, "This campaign is not taking traffic and has no fallback URL.")
             return
         macros = macro_values(
             click_id, route.id, offer, lander, subs, source, creative, country, device.device_type
         )
-        await redirect(send, destination(target_url, macros), cookie=click_id if lander else None)
+        await redirect(send, destination(target_url, macros), cookie=click_id if lander and recorded else None)
 
 
 def macro_values(
@@ -362,7 +369,9 @@ class GoEndpoint:
             location = destination(target, click.macros(None, lander))
             await redirect(send, location)
             return
-        if offer is None:
+        if offer is None and scope["method"] == "HEAD":
+            offer = route.offers.pick()  # a look, not a click-through: nothing recorded
+        elif offer is None:
             try:
                 offer = await self._choose_offer(click, route)
             except Exception:

@@ -138,6 +138,26 @@ async def test_go_picks_offers_by_weight_and_keeps_the_choice(client, services):
     assert set(seen) == {"a.test", "b.test"}
 
 
+async def test_head_answers_as_get_would_but_records_nothing(client, services):
+    """Link checkers and prefetchers send HEAD: no click, no lander click-through, no cookie."""
+    campaign = await make_campaign(
+        services, offers=(("https://offer.test/o", 1),), landers=(("https://lander.test/l?c={click_id}", 1),)
+    )
+    head = await client.head(f"/click?campaign_id={campaign.id}")
+    assert head.status_code == 302 and urlsplit(head.headers["location"]).hostname == "lander.test"
+    assert "set-cookie" not in head.headers
+    assert (await client.head("/click?campaign_id=999999")).status_code == 404
+    assert await Click.all().count() == 0
+
+    location = (await client.get(f"/click?campaign_id={campaign.id}")).headers["location"]
+    click_id = parse_qs(urlsplit(location).query)["c"][0]
+    go = await client.head(f"/go?click_id={click_id}")
+    assert go.status_code == 302 and urlsplit(go.headers["location"]).hostname == "offer.test"
+    click = await Click.get(click_id=click_id)
+    assert click.offer_id is None and click.lander_clicked_at is None
+    assert await Click.all().count() == 1
+
+
 async def test_go_unknown_click(client, services, settings, app):
     response = await client.get("/go?click_id=nope")
     assert response.status_code == 404
