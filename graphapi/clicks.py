@@ -78,25 +78,30 @@ CLICK_COLUMNS = (
 )  # fmt: skip
 _NAMES = [name for name, _ in CLICK_COLUMNS]
 _CAMPAIGN, _VISITOR, _SINCE = _NAMES.index("campaign_id") + 1, _NAMES.index("visitor") + 1, len(_NAMES) + 1
+_ROUTE = _NAMES.index("route")
 # A click is unique when its visitor has not clicked the campaign since
 # `unique_since`: asked in the INSERT itself, so it costs no round trip.
+# Fallback clicks do not count, so they do not use up the visitor's unique
+# click; the click_visitor index leaves them out under this very condition
+# (migration 0011), so the question is still answered from the index.
+_COUNTED = "c.route <> 'fallback'"
 INSERT_CLICK_SQLITE = (
     f"INSERT INTO click ({', '.join(_NAMES)}, is_unique) VALUES ("
     + ", ".join(f"?{n}" for n in range(1, len(_NAMES) + 1))
     + f", NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = ?{_CAMPAIGN}"
-    f" AND c.visitor = ?{_VISITOR} AND c.created_at > ?{_SINCE}))"
+    f" AND c.visitor = ?{_VISITOR} AND c.created_at > ?{_SINCE} AND {_COUNTED}))"
 )
 
 
 # PostgreSQL: the whole batch in one statement, as arrays. A statement does not
-# see its own rows, so a visitor's second click within the batch is marked not
-# unique up front (`first`).
+# see its own rows, so a visitor's click after a counted one within the batch is
+# marked not unique up front (`first`).
 _SENT_POSTGRES = (*CLICK_COLUMNS, ("since", "timestamptz"), ("first", "bool"))
 _INSERT_POSTGRES = (
     f"INSERT INTO click ({', '.join(_NAMES)}, is_unique) SELECT "
     + ", ".join(f"t.{name}" for name in _NAMES)
     + ", t.first AND NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = t.campaign_id"
-    " AND c.visitor = t.visitor AND c.created_at > t.since) FROM unnest("
+    f" AND c.visitor = t.visitor AND c.created_at > t.since AND {_COUNTED}) FROM unnest("
     + ", ".join(f"?::{kind}[]" for _, kind in _SENT_POSTGRES)
     + f") AS t({', '.join(name for name, _ in _SENT_POSTGRES)})"
 )
@@ -117,7 +122,8 @@ async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:
     for row in rows:
         key = (row[_CAMPAIGN - 1], row[_VISITOR - 1])
         first.append(key not in seen)
-        seen.add(key)
+        if row[_ROUTE] != Route.FALLBACK:
+            seen.add(key)
     await tx.execute(INSERT_CLICKS_POSTGRES, [*zip(*rows), first])
     return [None] * len(rows)
 
