@@ -240,6 +240,16 @@ async def test_blacklist_spares_other_sources(client, services):
     assert urlsplit(response.headers["location"]).hostname == "offer.test"
 
 
+async def test_blacklist_ignores_case_and_surrounding_whitespace(client, services):
+    campaign = await make_campaign(services, fallback_url="https://fallback.test/", source_blacklist=["bad", " Other "])
+    for source, host in (
+        ("BAD", "fallback.test"), ("%20bad", "fallback.test"), ("Bad%09", "fallback.test"), ("+bAd+", "fallback.test"),
+        ("other", "fallback.test"), ("bad-site", "offer.test"), ("b%20ad", "offer.test"),
+    ):  # fmt: skip
+        response = await client.get(f"/click?campaign_id={campaign.id}&source={source}")
+        assert urlsplit(response.headers["location"]).hostname == host, source
+
+
 async def test_fallback_global_then_404(database_url):
     from graphapi.app import create_app
     from graphapi.settings import Settings
