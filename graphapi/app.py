@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from graphapi import clicks, postbacks, rollups
+from graphapi.api_keys import RevocationWatch
 from graphapi.clicks import ClickEndpoint, GoEndpoint, write_click_throughs, write_clicks
 from graphapi.conversions import ConversionWriter, order_key
 from graphapi.currency import Rates
@@ -51,6 +52,7 @@ class Services:
     plugins: Plugins = field(init=False)
     webhooks: WebhookSender = field(init=False)
     rules: RuleEngine = field(init=False)
+    api_keys: RevocationWatch = field(init=False)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -137,10 +139,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         services.rules = RuleEngine(services)
         await services.rules.start()
+        services.api_keys = RevocationWatch()
+        services.api_keys.start()
         try:
             with _collector_for_serving():
                 yield
         finally:
+            await services.api_keys.stop()
             await services.rules.stop()
             await services.webhooks.close()
             await services.postbacks.stop()
@@ -154,9 +159,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = GraphQLEndpoint(services)
     app = TrackerApp(
         hot_paths={
+            # HEAD is a link checker's look: /click and /go answer it as GET
+            # would without recording anything (graphapi.clicks); a postback
+            # is a partner's call that records, so HEAD is refused.
             "/click": hot_path(ClickEndpoint(services), ("GET", "HEAD"), clicks.unavailable),
             "/go": hot_path(GoEndpoint(services), ("GET", "HEAD"), clicks.unavailable),
-            "/postback": hot_path(PostbackEndpoint(services), ("GET", "HEAD", "POST"), postbacks.unavailable),
+            "/postback": hot_path(PostbackEndpoint(services), ("GET", "POST"), postbacks.unavailable),
         },
         routes=[
             Route("/healthz", healthz, methods=["GET"]),

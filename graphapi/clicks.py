@@ -3,6 +3,11 @@
 Both are plain ASGI apps: the click path is the hottest code in the product and
 Request/Response objects would double its cost. A click is committed (group
 commit) before its 302 is sent.
+
+HEAD gets the answer GET would get but records nothing. HEAD comes from link
+checkers, prefetchers and ad networks' URL validators, never from a person
+following the link; answered, they are satisfied, where a 405 sends many of
+them on to a GET, which would be recorded.
 """
 
 from __future__ import annotations
@@ -74,25 +79,30 @@ CLICK_COLUMNS = (
 )  # fmt: skip
 _NAMES = [name for name, _ in CLICK_COLUMNS]
 _CAMPAIGN, _VISITOR, _SINCE = _NAMES.index("campaign_id") + 1, _NAMES.index("visitor") + 1, len(_NAMES) + 1
+_ROUTE = _NAMES.index("route")
 # A click is unique when its visitor has not clicked the campaign since
 # `unique_since`: asked in the INSERT itself, so it costs no round trip.
+# Fallback clicks do not count, so they do not use up the visitor's unique
+# click; the click_visitor index leaves them out under this very condition
+# (migration 0011), so the question is still answered from the index.
+_COUNTED = "c.route <> 'fallback'"
 INSERT_CLICK_SQLITE = (
     f"INSERT INTO click ({', '.join(_NAMES)}, is_unique) VALUES ("
     + ", ".join(f"?{n}" for n in range(1, len(_NAMES) + 1))
     + f", NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = ?{_CAMPAIGN}"
-    f" AND c.visitor = ?{_VISITOR} AND c.created_at > ?{_SINCE}))"
+    f" AND c.visitor = ?{_VISITOR} AND c.created_at > ?{_SINCE} AND {_COUNTED}))"
 )
 
 
 # PostgreSQL: the whole batch in one statement, as arrays. A statement does not
-# see its own rows, so a visitor's second click within the batch is marked not
-# unique up front (`first`).
+# see its own rows, so a visitor's click after a counted one within the batch is
+# marked not unique up front (`first`).
 _SENT_POSTGRES = (*CLICK_COLUMNS, ("since", "timestamptz"), ("first", "bool"))
 _INSERT_POSTGRES = (
     f"INSERT INTO click ({', '.join(_NAMES)}, is_unique) SELECT "
     + ", ".join(f"t.{name}" for name in _NAMES)
     + ", t.first AND NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = t.campaign_id"
-    " AND c.visitor = t.visitor AND c.created_at > t.since) FROM unnest("
+    f" AND c.visitor = t.visitor AND c.created_at > t.since AND {_COUNTED}) FROM unnest("
     + ", ".join(f"?::{kind}[]" for _, kind in _SENT_POSTGRES)
     + f") AS t({', '.join(name for name, _ in _SENT_POSTGRES)})"
 )
@@ -113,7 +123,8 @@ async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:
     for row in rows:
         key = (row[_CAMPAIGN - 1], row[_VISITOR - 1])
         first.append(key not in seen)
-        seen.add(key)
+        if row[_ROUTE] != Route.FALLBACK:
+            seen.add(key)
     await tx.execute(INSERT_CLICKS_POSTGRES, [*zip(*rows), first])
     return [None] * len(rows)
 
@@ -260,18 +271,20 @@ class ClickEndpoint:
             params_json(params), query.truncated,
             device.is_bot, cost, self.since_text(now - self.unique_window),
         )  # fmt: skip
-        try:
-            await services.clicks.submit(row)
-        except (WriteFailed, RuntimeError):
-            await unavailable(send)
-            return
+        recorded = scope["method"] == "GET"  # else HEAD: its click_id is never stored
+        if recorded:
+            try:
+                await services.clicks.submit(row)
+            except (WriteFailed, RuntimeError):
+                await unavailable(send)
+                return
         if target_url is None:
             await plain(send, 404, "This campaign is not taking traffic and has no fallback URL.")
             return
         macros = macro_values(
             click_id, route.id, offer, lander, subs, source, creative, country, device.device_type
         )
-        await redirect(send, destination(target_url, macros), cookie=click_id if lander else None)
+        await redirect(send, destination(target_url, macros), cookie=click_id if lander and recorded else None)
 
 
 def macro_values(
@@ -370,7 +383,9 @@ class GoEndpoint:
             location = destination(target, click.macros(None, lander))
             await redirect(send, location)
             return
-        if offer is None:
+        if offer is None and scope["method"] == "HEAD":
+            offer = route.offers.pick()  # a look, not a click-through: nothing recorded
+        elif offer is None:
             try:
                 offer = await self._choose_offer(click, route)
             except Exception:

@@ -3,7 +3,8 @@
 Every HTTP request needs `Authorization: Bearer <key>`, else 401 with no data;
 the one exception is a browser's plain GET, which gets GraphiQL (whose own
 requests then carry the key). A websocket authenticates with the same header,
-or with `{"Authorization": "Bearer <key>"}` in its connection_init payload.
+or with `{"Authorization": "Bearer <key>"}` in its connection_init payload;
+each operation it starts checks the key again, and a revoked key closes it.
 The check is a pure ASGI wrapper (BaseHTTPMiddleware would break the context
 variables tortoise relies on). A POST body larger than MAX_BODY is refused
 (413) before strawberry reads it, as /postback refuses one.
@@ -11,6 +12,8 @@ variables tortoise relies on). A POST body larger than MAX_BODY is refused
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -19,6 +22,8 @@ from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 from strawberry.types.unset import UnsetType
 
 import schema
@@ -28,7 +33,8 @@ from graphapi.hot_paths import json_answer
 from graphapi.postbacks import read_body
 from schema.context import Context, Loaders
 
-_AUTHENTICATED = "graphapi.authenticated"
+# A websocket's key, checked in its upgrade request.
+_API_KEY = "graphapi.api_key"
 # Room for any query within the schema's token limit and for large variables
 # (10,000 sources of 100 characters); a body of megabytes is not a request.
 MAX_BODY = 1024 * 1024
@@ -51,12 +57,59 @@ def _header(scope: dict, name: bytes) -> str | None:
     return None
 
 
-async def _authorized(authorization: str | None) -> bool:
+async def _valid_key(authorization: str | None) -> str | None:
+    """The bearer key of an Authorization value, when it is a valid key."""
     key = _bearer(authorization)
-    return key is not None and await is_valid(key)
+    return key if key is not None and await is_valid(key) else None
+
+
+class KeyCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws held to its API key for as long as the socket
+    lives: each operation checks the key again, as each HTTP request does, and
+    once the key is revoked (by any process) the socket's operations end and
+    it is closed with 4403, within api_keys.REVOCATION_CHECK_SECONDS."""
+
+    _guard: asyncio.Task | None = None
+    _refused = False
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged and self._guard is None:
+            self._guard = asyncio.create_task(self._close_when_revoked(), name="graphql-ws-key")
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # Before acknowledgement strawberry refuses the operation itself.
+        if self.connection_acknowledged and not await is_valid(self.context.api_key):
+            await self._refuse()
+            return
+        await super().handle_subscribe(message)
+
+    async def shutdown(self) -> None:
+        if self._guard is not None:
+            self._guard.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._guard
+        await super().shutdown()
+
+    async def _close_when_revoked(self) -> None:
+        with self.context.services.api_keys.watch(self.context.api_key) as revoked:
+            await revoked.wait()
+        await self._refuse()
+
+    async def _refuse(self) -> None:
+        # Once only: the guard and an operation may both find the key revoked.
+        if self._refused:
+            return
+        self._refused = True
+        # Operations first, so no subscription sends on a closed socket.
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)
+        await self.websocket.close(code=4403, reason="API key revoked")
 
 
 class GraphQLApp(GraphQL):
+    graphql_transport_ws_handler_class = KeyCheckedTransportWS
+
     def __init__(self, services: Any) -> None:
         super().__init__(
             schema.schema,
@@ -71,12 +124,14 @@ class GraphQLApp(GraphQL):
         return Context(services=self.services, request=request, response=response, loaders=Loaders(self.services))
 
     async def on_ws_connect(self, context: Context) -> UnsetType:
-        if context.request.scope.get(_AUTHENTICATED):
-            return UNSET
-        params = context.connection_params if isinstance(context.connection_params, dict) else {}
-        authorization = params.get("Authorization") or params.get("authorization")
-        if not isinstance(authorization, str) or not await _authorized(authorization):
-            raise ConnectionRejectionError()
+        key = context.request.scope.get(_API_KEY)
+        if key is None:
+            params = context.connection_params if isinstance(context.connection_params, dict) else {}
+            authorization = params.get("Authorization") or params.get("authorization")
+            key = await _valid_key(authorization) if isinstance(authorization, str) else None
+            if key is None:
+                raise ConnectionRejectionError()
+        context.api_key = key
         return UNSET
 
 
@@ -90,11 +145,12 @@ class GraphQLEndpoint:
         authorization = _header(scope, b"authorization")
         if scope["type"] == "websocket":
             if authorization is not None:
-                if not await _authorized(authorization):
+                key = await _valid_key(authorization)
+                if key is None:
                     await send({"type": "websocket.close", "code": 4401})
                     return
-                scope = {**scope, _AUTHENTICATED: True}
-        elif not _is_graphiql(scope) and not await _authorized(authorization):
+                scope = {**scope, _API_KEY: key}
+        elif not _is_graphiql(scope) and await _valid_key(authorization) is None:
             await send({
                 "type": "http.response.start", "status": 401,
                 "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],

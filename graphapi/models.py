@@ -155,6 +155,7 @@ class Click(Model):
         table = "click"
         indexes = (
             Index(fields=("campaign_id", "created_at"), name="click_campaign_time"),
+            # Partial on the database: WHERE route <> 'fallback' (migration 0011).
             Index(fields=("campaign_id", "visitor", "created_at"), name="click_visitor"),
         )
 

@@ -70,6 +70,7 @@ class CampaignRoute:
     status: CampaignStatus
     cost_model: CostModel
     fallback_url: str | None
+    # Normalised (source_key) when the route is built.
     blacklist: frozenset[str]
     offers: Rotation
     landers: Rotation
@@ -87,8 +88,15 @@ class CampaignRoute:
         return (
             self.status is CampaignStatus.ACTIVE
             and bool(self.offers)
-            and (source is None or source not in self.blacklist)
+            and (source is None or not self.blacklist or source_key(source) not in self.blacklist)
         )
+
+
+def source_key(source: str) -> str:
+    """A source as blacklists compare it: `BAD`, ` bad` and `bad` are one
+    source, since traffic sources' macros are not consistent about case and
+    spacing and a blacklisted source must not get through by a variant."""
+    return source.strip().casefold()
 
 
 async def load_route(campaign_id: int) -> CampaignRoute | None:
@@ -101,7 +109,7 @@ async def load_route(campaign_id: int) -> CampaignRoute | None:
         status=CampaignStatus(campaign.status),
         cost_model=cost_model,
         fallback_url=campaign.fallback_url,
-        blacklist=frozenset(campaign.source_blacklist or ()),
+        blacklist=frozenset(source_key(source) for source in campaign.source_blacklist or ()),
         offers=Rotation(
             [(Target(o.id, o.url), o.weight) for o in campaign.offers if o.active]
         ),

@@ -80,3 +80,5 @@ class Context:
     loaders: Loaders
     # Set by strawberry from a websocket's connection_init payload.
     connection_params: dict | None = field(default=None)
+    # A websocket's API key, checked again by each of its operations.
+    api_key: str | None = None

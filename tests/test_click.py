@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ import pytest
 from graphapi.db import UtcText
 from graphapi.models import Campaign, CampaignStatus, Click, CostModel, DeviceType, Route
 from tests.conftest import http_client, make_campaign
+from tests.gql import gql, new_api_key
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
@@ -138,6 +140,26 @@ async def test_go_picks_offers_by_weight_and_keeps_the_choice(client, services):
     assert set(seen) == {"a.test", "b.test"}
 
 
+async def test_head_answers_as_get_would_but_records_nothing(client, services):
+    """Link checkers and prefetchers send HEAD: no click, no lander click-through, no cookie."""
+    campaign = await make_campaign(
+        services, offers=(("https://offer.test/o", 1),), landers=(("https://lander.test/l?c={click_id}", 1),)
+    )
+    head = await client.head(f"/click?campaign_id={campaign.id}")
+    assert head.status_code == 302 and urlsplit(head.headers["location"]).hostname == "lander.test"
+    assert "set-cookie" not in head.headers
+    assert (await client.head("/click?campaign_id=999999")).status_code == 404
+    assert await Click.all().count() == 0
+
+    location = (await client.get(f"/click?campaign_id={campaign.id}")).headers["location"]
+    click_id = parse_qs(urlsplit(location).query)["c"][0]
+    go = await client.head(f"/go?click_id={click_id}")
+    assert go.status_code == 302 and urlsplit(go.headers["location"]).hostname == "offer.test"
+    click = await Click.get(click_id=click_id)
+    assert click.offer_id is None and click.lander_clicked_at is None
+    assert await Click.all().count() == 1
+
+
 async def test_go_unknown_click(client, services, settings, app):
     response = await client.get("/go?click_id=nope")
     assert response.status_code == 404
@@ -218,6 +240,16 @@ async def test_blacklist_spares_other_sources(client, services):
     assert urlsplit(response.headers["location"]).hostname == "offer.test"
 
 
+async def test_blacklist_ignores_case_and_surrounding_whitespace(client, services):
+    campaign = await make_campaign(services, fallback_url="https://fallback.test/", source_blacklist=["bad", " Other "])
+    for source, host in (
+        ("BAD", "fallback.test"), ("%20bad", "fallback.test"), ("Bad%09", "fallback.test"), ("+bAd+", "fallback.test"),
+        ("other", "fallback.test"), ("bad-site", "offer.test"), ("b%20ad", "offer.test"),
+    ):  # fmt: skip
+        response = await client.get(f"/click?campaign_id={campaign.id}&source={source}")
+        assert urlsplit(response.headers["location"]).hostname == host, source
+
+
 async def test_fallback_global_then_404(database_url):
     from graphapi.app import create_app
     from graphapi.settings import Settings
@@ -281,6 +313,40 @@ async def test_uniqueness_per_visitor_and_campaign(client, services):
     assert await unique(first, "198.51.100.1", IPHONE) is True
     assert await unique(first, "198.51.100.2") is True
     assert await unique(second, "198.51.100.1") is True
+
+
+async def figures(client, campaign) -> dict:
+    query = "query($id: ID!) { campaign(id: $id) { stats { clicks uniqueClicks } } }"
+    return (await gql(client, await new_api_key(), query, id=str(campaign.id)))["campaign"]["stats"]
+
+
+@pytest.mark.parametrize("why", ["blacklisted source", "paused campaign"])
+async def test_a_fallback_click_leaves_the_visitor_first_counted_click_unique(client, services, why):
+    campaign = await make_campaign(services, fallback_url="https://fallback.test/", source_blacklist=["badsrc"])
+    paused = why == "paused campaign"
+    if paused:
+        await Campaign.filter(id=campaign.id).update(status=CampaignStatus.PAUSED)
+        await services.campaigns.changed(campaign.id)
+    visitor = {"user-agent": CHROME}  # the same visitor: IP and user agent
+    fallback = await client.get(f"/click?campaign_id={campaign.id}&source={'ok' if paused else 'badsrc'}", headers=visitor)
+    assert urlsplit(fallback.headers["location"]).hostname == "fallback.test"
+    if paused:
+        await Campaign.filter(id=campaign.id).update(status=CampaignStatus.ACTIVE)
+        await services.campaigns.changed(campaign.id)
+    counted = await client.get(f"/click?campaign_id={campaign.id}&source=ok", headers=visitor)
+    assert urlsplit(counted.headers["location"]).hostname == "offer.test"
+    assert await figures(client, campaign) == {"clicks": 1, "uniqueClicks": 1}
+
+
+async def test_fallback_clicks_in_the_same_batch_leave_the_counted_click_unique(client, services):
+    """PostgreSQL writes a batch in one statement, which does not see its own rows."""
+    campaign = await make_campaign(services, fallback_url="https://fallback.test/", source_blacklist=["badsrc"])
+    sources = ["badsrc"] * 10 + ["ok"] * 2
+    responses = await asyncio.gather(
+        *(client.get(f"/click?campaign_id={campaign.id}&source={s}", headers={"user-agent": CHROME}) for s in sources)
+    )
+    assert all(response.status_code == 302 for response in responses)
+    assert await figures(client, campaign) == {"clicks": 2, "uniqueClicks": 1}
 
 
 def test_click_times_are_written_as_sqlite3_writes_datetimes():
@@ -431,8 +497,6 @@ async def test_click_ids_are_unique_and_unguessable():
 
 
 async def test_concurrent_clicks_all_committed(client, services):
-    import asyncio
-
     campaign = await make_campaign(services)
     responses = await asyncio.gather(
         *(client.get(f"/click?campaign_id={campaign.id}&subid={n}") for n in range(300))
@@ -458,8 +522,6 @@ async def test_healthz(client):
 
 
 async def test_simultaneous_clicks_of_one_visitor_count_one_unique(client, services):
-    import asyncio
-
     campaign = await make_campaign(services)
     responses = await asyncio.gather(
         *(client.get(f"/click?campaign_id={campaign.id}", headers={"user-agent": CHROME}) for _ in range(30))
@@ -470,8 +532,6 @@ async def test_simultaneous_clicks_of_one_visitor_count_one_unique(client, servi
 
 
 async def test_concurrent_click_throughs_agree_on_one_offer(client, services):
-    import asyncio
-
     campaign = await make_campaign(
         services,
         offers=(("https://a.test/", 1), ("https://b.test/", 1), ("https://c.test/", 1)),

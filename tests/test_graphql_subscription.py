@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,10 +19,13 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from graphapi.api_keys import REVOCATION_CHECK_SECONDS
+from graphapi.models import ApiKey, Campaign
 from tests.conftest import make_campaign
 from tests.gql import new_api_key
 from tests.seeding import insert_clicks, insert_conversion
 from tests.serving import Server, free_port
+from tests.test_cli import graphapi
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSCRIBE = "subscription($c: ID) { conversionRecorded(campaignId: $c) { id payout status campaign { id } click { clickId } } }"
@@ -133,6 +137,50 @@ async def test_a_campaign_id_that_names_no_campaign_is_an_error(app, services):
             error = {"data": None, "errors": [{"message": f"no campaign with id {campaign_id!r}"}]}
             assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"id": str(n), "type": "next", "payload": error}
             assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"id": str(n), "type": "complete"}
+
+
+async def close_code(ws, timeout: float) -> int:
+    """How the server closed the socket, within `timeout` (nothing else may come first)."""
+    with pytest.raises(ConnectionClosed) as closed:
+        message = await asyncio.wait_for(ws.recv(), timeout)
+        pytest.fail(f"sent before closing: {message}")
+    return closed.value.rcvd.code
+
+
+async def test_revoking_the_key_ends_live_subscriptions_within_a_second(app, services, database_url):
+    """`graphapi revoke-api-key`, another process: the subscriptions opened
+    with the key end and the socket is closed with 4403, whichever way the key came."""
+    key = await new_api_key()
+    campaign = await make_campaign(services)
+    clicks = await insert_clicks(services.db, campaign.id, [{}, {}])
+    listening = len(services.feed._queues)  # the rule engine
+    async with (
+        serving(app) as url,
+        subscribed(url, services, {"Authorization": f"Bearer {key}"}) as by_init,
+        subscribed(url, services, headers={"Authorization": f"Bearer {key}"}) as by_header,
+    ):
+        conversion = await insert_conversion(services.db, clicks[0], feed=services.feed)
+        for ws in (by_init, by_header):
+            assert (await next_conversion(ws))["id"] == str(conversion)
+        revoked = await asyncio.to_thread(graphapi, "revoke-api-key", "test", cwd=ROOT, database_url=database_url)
+        assert revoked.returncode == 0, revoked.stderr
+        for ws in (by_init, by_header):
+            assert await close_code(ws, REVOCATION_CHECK_SECONDS + 1) == 4403
+        assert len(services.feed._queues) == listening
+        await insert_conversion(services.db, clicks[1], feed=services.feed)  # delivered to nobody
+
+
+async def test_an_open_socket_runs_no_operation_once_its_key_is_revoked(app, services):
+    key = await new_api_key()
+    campaign = await make_campaign(services, name="before")
+    rename = 'mutation { updateCampaign(input: {id: "%d", name: "after"}) { userErrors { message } } }' % campaign.id
+    async with serving(app) as url, connect(url, subprotocols=["graphql-transport-ws"], proxy=None) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "connection_ack"}
+        assert await ApiKey.filter(name="test").update(revoked_at=datetime.now(timezone.utc)) == 1
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": rename}}))
+        assert await close_code(ws, 5) == 4403
+    assert (await Campaign.get(id=campaign.id)).name == "before"
 
 
 async def test_conversion_committed_by_another_process_reaches_subscribers(app, services, database_url):

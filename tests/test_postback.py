@@ -300,10 +300,15 @@ async def test_an_unexpected_error_on_the_postback_path_is_a_503_not_a_500(clien
     assert "parser bug" in caplog.text
 
 
-async def test_postback_takes_get_and_post_only(client):
+async def test_postback_takes_get_and_post_only(client, services):
     response = await client.put("/postback?click_id=x")
-    assert (response.status_code, response.headers["allow"]) == (405, "GET, HEAD, POST")
+    assert (response.status_code, response.headers["allow"]) == (405, "GET, POST")
     assert "GET or POST" in response.text
+    # A link checker's HEAD records nothing, not even in the postback log.
+    click_id = await new_click(client, (await make_campaign(services)).id)
+    response = await client.head(f"/postback?click_id={click_id}&payout=5")
+    assert (response.status_code, response.headers["allow"]) == (405, "GET, POST")
+    assert await Conversion.all().count() == 0 and await log_rows(services.db) == []
 
 
 async def test_a_batch_looks_its_existing_conversions_up_by_key_on_sqlite(tmp_path):
