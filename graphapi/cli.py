@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -18,12 +19,16 @@ def _settings():
 
 
 def _migrate(settings) -> None:
+    import asyncpg
+    from tortoise.exceptions import BaseORMException
+
     from graphapi.db import migrate
 
     try:
         applied = asyncio.run(migrate(settings.database_url))
-    except OSError as exc:
-        sys.exit(f"graphapi: cannot reach the database ({exc}); check GRAPHAPI_DATABASE_URL")
+    except (OSError, asyncpg.PostgresError, BaseORMException, sqlite3.Error) as exc:
+        # No such database or role, an unreachable server, an unreadable file.
+        sys.exit(f"graphapi: cannot open the database ({exc}); check GRAPHAPI_DATABASE_URL")
     for name in applied:
         print(f"applied migration {name}")
 
@@ -77,7 +82,10 @@ def revoke_api_key(args: argparse.Namespace) -> None:
 def export_schema(args: argparse.Namespace) -> None:
     import schema
 
-    print(f"wrote {schema.export(args.output) if args.output else schema.export()}")
+    try:
+        print(f"wrote {schema.export(args.output) if args.output else schema.export()}")
+    except OSError as exc:
+        sys.exit(f"graphapi: cannot write the schema: {exc}")
 
 
 def plugins(args: argparse.Namespace) -> None:
@@ -95,14 +103,44 @@ def plugins(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def _port(text: str) -> int:
+    port = _whole(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {text}")
+    return port
+
+
+def _workers(text: str) -> int:
+    workers = _whole(text)
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 worker, not {text}")
+    return workers
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _key_name(text: str) -> str:
+    # The column holds 255 characters; a blank name could not be revoked by name.
+    if not text.strip() or len(text) > 255:
+        raise argparse.ArgumentTypeError("a key's name is 1 to 255 characters, not blank")
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="graphapi", description="Self-hosted conversion tracker.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("serve", help="apply pending migrations, then serve")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1)
+    p = commands.add_parser(
+        "serve", help="apply pending migrations, then serve", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=_port, default=8000, help="port to listen on")
+    p.add_argument("--workers", type=_workers, default=1, help="server processes")
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=serve)
 
@@ -110,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=migrate)
 
     p = commands.add_parser("create-api-key", help="create an API key and print it")
-    p.add_argument("name")
+    p.add_argument("name", type=_key_name)
     p.set_defaults(func=create_api_key)
 
     p = commands.add_parser("revoke-api-key", help="revoke the API keys of that name")

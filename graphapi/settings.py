@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import iso4217
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -34,8 +36,10 @@ def _networks(value: object) -> object:
 
 def _currency_code(value: str) -> str:
     code = value.strip().upper()
-    if len(code) != 3 or not code.isalpha() or not code.isascii():
-        raise ValueError(f"must be an ISO-4217 code such as USD, got {value!r}")
+    try:
+        iso4217.Currency(code)
+    except ValueError:
+        raise ValueError(f"must be an ISO-4217 code such as USD, got {value!r}") from None
     return code
 
 
@@ -62,8 +66,10 @@ def _absolute_http_url(value: str | None, what: str) -> str | None:
 
 
 class Settings(BaseSettings):
+    # An empty variable (GRAPHAPI_POSTBACK_TOKEN=) is an unset one, as a user
+    # clearing it means: not a token of no characters that refuses every postback.
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True, env_ignore_empty=True
     )
 
     database_url: str = "sqlite://graphapi.sqlite3"
@@ -104,12 +110,23 @@ class Settings(BaseSettings):
                 "must start with sqlite:// or postgres:// "
                 f"(e.g. postgres://user@127.0.0.1:5432/graphapi), got {value!r}"
             )
+        if scheme == "sqlite":
+            # Checked here: SQLite would fail to open the file only inside
+            # tortoise, which then waits forever on its connection lock.
+            path = value.split("://", 1)[1].split("?", 1)[0]
+            if not path:
+                raise ValueError(f"needs the SQLite file's path (e.g. sqlite://graphapi.sqlite3), got {value!r}")
+            if path != ":memory:" and not Path(path).parent.is_dir():
+                raise ValueError(f"the folder of the SQLite file {path!r} does not exist")
         return value
 
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
-        return _absolute_http_url(value, "public URL").rstrip("/")
+        url = _absolute_http_url(value, "public URL")
+        if url is None:
+            raise ValueError("public URL must be an absolute http(s) URL, got ''")
+        return url.rstrip("/")
 
     @field_validator("fallback_url")
     @classmethod

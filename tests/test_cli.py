@@ -28,8 +28,11 @@ def graphapi(*args: str, cwd, **settings: str) -> subprocess.CompletedProcess:
         ("public_url", "not a url"),
         ("fallback_url", "javascript:alert(1)"),
         ("currency", "dollars"),
+        ("currency", "XYZ"),  # three letters, but no currency
         ("trusted_proxies", "10.0.0.0/33"),
         ("unique_window_hours", "0"),
+        ("database_url", "sqlite://"),
+        ("database_url", "sqlite:///no/such/folder/graphapi.sqlite3"),  # SQLite would wait forever
     ],
 )
 def test_bad_setting_stops_the_server_naming_it(tmp_path, setting, value):
@@ -69,7 +72,35 @@ async def test_create_api_key_prints_it_last_and_stores_only_a_hash(database_url
         await db.close()
 
 
-def test_unreachable_database_is_a_clear_error(tmp_path):
-    result = graphapi("migrate", cwd=tmp_path, database_url="postgres://nobody@127.0.0.1:1/none")
+@pytest.mark.parametrize("url", [
+    "postgres://nobody@127.0.0.1:1/none",  # no server
+    "postgres://postgres@127.0.0.1:5432/graphapi_no_such_database",
+    "postgres://graphapi_no_such_role@127.0.0.1:5432/postgres",
+])  # fmt: skip
+def test_a_database_that_cannot_be_opened_is_a_clear_error(tmp_path, url):
+    result = graphapi("migrate", cwd=tmp_path, database_url=url)
     assert result.returncode != 0
     assert "GRAPHAPI_DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_empty_variables_are_unset_ones(tmp_path):
+    """GRAPHAPI_POSTBACK_TOKEN= means no token, not one that refuses every postback."""
+    code = "from graphapi.settings import Settings; s = Settings(); print(s.postback_token, s.public_url)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHAPI_")}
+    env.update(GRAPHAPI_POSTBACK_TOKEN="", GRAPHAPI_PUBLIC_URL="")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.stdout.split() == ["None", "http://localhost:8000"], result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("serve", "--port", "99999"), "a port is 1 to 65535"),
+    (("serve", "--port", "-5"), "a port is 1 to 65535"),
+    (("serve", "--workers", "0"), "at least 1 worker"),
+    (("create-api-key", ""), "1 to 255 characters"),
+    (("create-api-key", "n" * 256), "1 to 255 characters"),
+    (("export-schema", "--output", "/no/such/folder/schema.graphql"), "cannot write the schema"),
+])  # fmt: skip
+def test_bad_arguments_are_clear_errors(tmp_path, args, message):
+    result = graphapi(*args, cwd=tmp_path)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
