@@ -68,7 +68,7 @@ class Errors(list[UserError]):
             self.add(path, "must not carry credentials (user:password@)")
         elif "{" in parts.netloc or "}" in parts.netloc:
             # A macro there would let a click's parameters choose where visitors go.
-            self.add(path, "macros may appear in the path and query, not in the host")
+            self.add(path, "macros may appear in the path, query or fragment, not in the host")
         elif any(ch.isspace() or ord(ch) < 32 for ch in value):
             self.add(path, "must not contain spaces or control characters")
 
