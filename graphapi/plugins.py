@@ -101,6 +101,9 @@ class Plugins:
             return
         try:
             plugin = load()
+            if self.pm.is_registered(plugin):  # a built-in module named in GRAPHAPI_PLUGINS, say
+                self._fail(name, origin, f"already loaded as {self.pm.get_name(plugin)!r}")
+                return
             self.pm.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported
             self._fail(name, origin, f"cannot load: {type(exc).__name__}: {exc}")

@@ -431,7 +431,8 @@ async def apply(conn: Any, campaign: Campaign, result: Result, now: datetime) ->
                 campaign_id=campaign.id, plugin=result.plugin, action=action.name,
                 outcome=RuleEventOutcome.APPLIED, created_at__gt=now - action.cooldown,
             ).using_db(conn).exists():  # fmt: skip
-                _skip(result, f"{result.plugin} changed the budget less than {action.cooldown} ago")
+                hours = action.cooldown.total_seconds() / 3600
+                _skip(result, f"{result.plugin} changed the budget less than {hours:g} h ago")
             elif new is None:
                 _skip(result, "the campaign has no daily budget to change by a percentage")
             elif new == campaign.daily_budget:

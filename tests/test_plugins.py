@@ -145,3 +145,9 @@ def test_disable_plugins_setting_is_a_list(monkeypatch, value):
 
 def test_make_event_amounts_are_decimal():
     assert make_event(payout="7.5", campaign={"daily_budget": 10}).campaign.daily_budget == Decimal("10")
+
+
+def test_a_builtin_module_named_again_is_reported_once_loaded():
+    loaded = plugins(plugins=["plugins.webhook"])
+    assert [(e.name, e.error) for e in loaded.errors] == [("plugins.webhook", "already loaded as 'webhook'")]
+    assert [p.name for p in loaded.loaded()] == [p.name for p in plugins().loaded()]

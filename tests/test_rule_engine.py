@@ -156,7 +156,7 @@ async def test_budget_cooldown_and_maximum(start_app):
     assert (await Campaign.get(id=campaign.id)).daily_budget == Decimal("120.00")
     events = await RuleEvent.filter(action="change_budget").order_by("id")
     assert [str(e.outcome) for e in events] == ["applied", "skipped"]
-    assert "less than 1:00:00 ago" in events[1].message
+    assert "less than 1 h ago" in events[1].message
 
 
 async def test_rule_plugins_run_once_per_enabled_rule_with_its_config(start_app):
