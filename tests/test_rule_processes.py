@@ -1,5 +1,6 @@
 """The rule engine across real `graphapi serve` processes: events left by a
-SIGKILL run after restart; with two processes each event runs once."""
+SIGKILL run after restart; with two processes each event runs once, and each
+round of periodic checks runs once."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import pytest
 
 from graphapi.db import Database
 from graphapi.live import CHANNEL
-from graphapi.models import Campaign, Outbox
+from graphapi.models import Campaign, Outbox, Rule
 from tests.conversions import record_conversion
+from tests.seeding import insert_clicks
 from tests.serving import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDER = "tests.plugin_samples.file_recorder"
+CHECKER = "tests.plugin_samples.file_checker"
 
 
 @pytest.fixture
@@ -95,3 +98,17 @@ async def test_two_processes_run_each_event_once(db, database_url, tmp_path):
     if db.postgres:  # NOTIFY wakes both, and SKIP LOCKED shares the work out
         assert len(Counter(pid for pid, _ in calls)) == 2
     assert set(await Outbox.all().values_list("attempts", flat=True)) == {1}
+
+
+async def test_two_processes_run_a_round_of_checks_once(db, database_url, tmp_path):
+    record = tmp_path / "checks.txt"
+    campaign = await Campaign.create(name="checked")
+    await Rule.create(campaign=campaign, plugin=CHECKER, config={})
+    await insert_clicks(db, campaign.id, [{}])
+    # Each process tries a round as it starts; the next is due in an hour.
+    settings = {"plugins": CHECKER, "test_record": str(record), "rules_check_seconds": "3600"}
+    with Server(database_url, tmp_path, **settings), Server(database_url, tmp_path, **settings):
+        await until(record.exists)
+        await asyncio.sleep(1)  # time for a second round, if there were one
+    [check] = record.read_text().splitlines()
+    assert check.split()[1] == str(campaign.id)
