@@ -91,11 +91,12 @@ def campaign_checked(event: CampaignCheck) -> list[Action] | None:
     Rule plugins only: called every `GRAPHAPI_RULES_CHECK_SECONDS` (60 s), once
     across all graphapi processes sharing a database, for each enabled rule of
     the plugin on each active campaign that had clicks or conversions since the
-    previous check (its figures changed). `event.campaign`, `event.stats` (since
-    it began), `event.today` (since midnight UTC), `event.sources` (by traffic
-    source, the figures since the campaign began of each source that had
-    traffic since the previous check), `event.config` and `event.rule_id`
-    describe it; there is no conversion or click.
+    previous check (by the hour: one with traffic this hour is checked each
+    time; one with none since is not, its figures unchanged). `event.campaign`,
+    `event.stats` (since it began), `event.today` (since midnight UTC),
+    `event.sources` (by traffic source, the figures since the campaign began of
+    each source that had traffic since the previous check), `event.config` and
+    `event.rule_id` describe it; there is no conversion or click.
 
     Return None or a list of actions, applied and recorded as for
     `conversion_recorded` (rule events with no conversion); one that raises,

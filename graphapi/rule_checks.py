@@ -88,11 +88,12 @@ class RuleChecks:
 
     async def _run(self) -> None:
         while True:
+            # Not at once: a start (or a deploy's restarts) is not a reason to check.
+            await asyncio.sleep(self._period.total_seconds())
             try:
                 await self.run_round()
             except Exception:
                 log.exception("a round of rule checks failed; the next one will run")
-            await asyncio.sleep(self._period.total_seconds())
 
     async def run_round(self) -> bool:
         """Run a round, unless one ran within the period (here or in another

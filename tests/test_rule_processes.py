@@ -100,15 +100,30 @@ async def test_two_processes_run_each_event_once(db, database_url, tmp_path):
     assert set(await Outbox.all().values_list("attempts", flat=True)) == {1}
 
 
-async def test_two_processes_run_a_round_of_checks_once(db, database_url, tmp_path):
+async def test_two_processes_run_each_round_of_checks_once(db, database_url, tmp_path):
+    """Each process tries a round every period; rounds come a period apart, where
+    two processes checking on their own would make some gap at most half of it."""
     record = tmp_path / "checks.txt"
     campaign = await Campaign.create(name="checked")
     await Rule.create(campaign=campaign, plugin=CHECKER, config={})
     await insert_clicks(db, campaign.id, [{}])
-    # Each process tries a round as it starts; the next is due in an hour.
-    settings = {"plugins": CHECKER, "test_record": str(record), "rules_check_seconds": "3600"}
+    period = 2.0
+    settings = {"plugins": CHECKER, "test_record": str(record), "rules_check_seconds": str(period)}
     with Server(database_url, tmp_path, **settings), Server(database_url, tmp_path, **settings):
-        await until(record.exists)
-        await asyncio.sleep(1)  # time for a second round, if there were one
-    [check] = record.read_text().splitlines()
-    assert check.split()[1] == str(campaign.id)
+        started = time.time()  # both processes are running
+
+        def since_started() -> list[float]:
+            return sorted(at for _, _, at in recorded_checks(record) if at > started)
+
+        await until(lambda: len(since_started()) >= 3, timeout=30)
+    assert {campaign_id for _, campaign_id, _ in recorded_checks(record)} == {campaign.id}
+    times = since_started()
+    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    assert min(gaps) > 0.75 * period, gaps
+
+
+def recorded_checks(path: Path) -> list[tuple[int, int, float]]:
+    """(pid, campaign id, time) of every call the file_checker plugin got."""
+    if not path.exists():
+        return []
+    return [(int(pid), int(campaign), float(at)) for pid, campaign, at in map(str.split, path.read_text().splitlines())]
