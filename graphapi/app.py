@@ -26,6 +26,7 @@ from graphapi.live import ConversionFeed
 from graphapi.plugins import Plugins
 from graphapi.postbacks import PostbackEndpoint
 from graphapi.routing import CampaignCache
+from graphapi.rule_checks import RuleChecks
 from graphapi.rule_engine import RuleEngine, every_conversion_hooks
 from graphapi.settings import Settings, load_settings
 from graphapi.webhooks import WebhookSender
@@ -52,6 +53,7 @@ class Services:
     plugins: Plugins = field(init=False)
     webhooks: WebhookSender = field(init=False)
     rules: RuleEngine = field(init=False)
+    rule_checks: RuleChecks = field(init=False)
     api_keys: RevocationWatch = field(init=False)
 
 
@@ -139,6 +141,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         services.rules = RuleEngine(services)
         await services.rules.start()
+        services.rule_checks = RuleChecks(services)
+        services.rule_checks.start()
         services.api_keys = RevocationWatch()
         services.api_keys.start()
         try:
@@ -146,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             await services.api_keys.stop()
+            await services.rule_checks.stop()
             await services.rules.stop()
             await services.webhooks.close()
             await services.postbacks.stop()

@@ -1,4 +1,5 @@
-"""What plugins are given: the conversion, its click, its campaign and figures.
+"""What plugins are given: the conversion, its click, its campaign and figures
+(or, in a periodic check, the campaign and its figures alone).
 
 Plain frozen dataclasses, so a plugin author can build them in a unit test
 (`graphapi.testing` does) and no plugin can reach the database through them.
@@ -8,6 +9,7 @@ Statuses are `StrEnum`s: `event.conversion.status == "approved"` holds.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -86,6 +88,20 @@ class ConversionEvent:
             "today": self.today.as_dict(),
             "source_stats": self.source_stats.as_dict() if self.source_stats else None,
         }, default=str))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CampaignCheck:
+    """The argument of `campaign_checked`: no conversion, no click."""
+
+    campaign: CampaignInfo
+    stats: Stats  # as in ConversionEvent
+    today: Stats
+    # By traffic source: the figures since the campaign began of each source
+    # that had clicks or conversions since the previous check.
+    sources: Mapping[str, Stats] = field(default_factory=dict)
+    config: dict[str, Any] | None = None
+    rule_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from graphapi.actions import Action
-    from graphapi.events import ConversionEvent, ReceivedConversion, RulePluginInfo
+    from graphapi.events import CampaignCheck, ConversionEvent, ReceivedConversion, RulePluginInfo
 
 hookspec = pluggy.HookspecMarker("graphapi")
 hookimpl = pluggy.HookimplMarker("graphapi")
@@ -34,7 +34,8 @@ def rule_plugin_info() -> RulePluginInfo | None:
     A rule plugin's `conversion_recorded` runs only for conversions of the
     campaigns that attached it, once per enabled rule, with that rule's config in
     `event.config`. A plugin that does not implement this hook runs for every
-    conversion, with `event.config` None.
+    conversion, with `event.config` None. `campaign_checked` runs for rule
+    plugins only.
     """
 
 
@@ -77,4 +78,29 @@ def conversion_recorded(event: ConversionEvent) -> list[Action] | None:
     conversion change, after a crash too; each implementation is called on its
     own with a timeout, and one that raises, hangs or returns anything else is
     recorded as a `FAILED` rule event while the others still run.
+    """
+
+
+# -- Periodically --------------------------------------------------------------
+
+
+@hookspec
+def campaign_checked(event: CampaignCheck) -> list[Action] | None:
+    """Check a campaign between conversions: what clicks cost, with none needed.
+
+    Rule plugins only: called every `GRAPHAPI_RULES_CHECK_SECONDS` (60 s), once
+    across all graphapi processes sharing a database, for each enabled rule of
+    the plugin on each active campaign that had clicks or conversions since the
+    previous check (by the hour: one with traffic this hour is checked each
+    time; one with none since is not, its figures unchanged). `event.campaign`,
+    `event.stats` (since it began), `event.today` (since midnight UTC),
+    `event.sources` (by traffic source, the figures since the campaign began of
+    each source that had traffic since the previous check), `event.config` and
+    `event.rule_id` describe it; there is no conversion or click.
+
+    Return None or a list of actions, applied and recorded as for
+    `conversion_recorded` (rule events with no conversion); one that raises,
+    hangs or returns anything else is a `FAILED` rule event and the others
+    still run. A check missed (no process running, or one that died mid-round)
+    is not made up: the next one sees the figures as they are then.
     """

@@ -328,3 +328,15 @@ class RollupMark(Model):
 
     class Meta:
         table = "rollup_mark"
+
+
+# One row: when the last round of periodic rule checks began, and the round
+# before it (graphapi.rule_checks); NULL before the first. Processes on one
+# database elect one of them per round by moving it forward.
+class RuleCheck(Model):
+    id = fields.IntField(primary_key=True)
+    checked_at = fields.DatetimeField(null=True)
+    previous_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "rule_check"

@@ -18,6 +18,9 @@ commits nothing: database effects happen exactly once, webhooks at least once
 Rows the postback path knew had nothing to run (no enabled rule on the
 campaign, no plugin that runs for every conversion) are written processed and
 never claimed: a rule enabled later does not see them.
+
+Running a hook, delivering its webhooks and recording what it returned are
+shared with the periodic checks (`graphapi.rule_checks`).
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ from graphapi.models import (
     RuleEventOutcome,
 )
 from graphapi.plugins import Plugins, describe_failure
-from graphapi.stats import campaign_stats
-from graphapi.webhooks import Delivery
+from graphapi.stats import campaign_stats, utc_midnight
+from graphapi.webhooks import Delivery, WebhookSender
 
 if TYPE_CHECKING:
     from graphapi.app import Services
@@ -197,23 +200,24 @@ class RuleEngine:
             calls = await self._calls(*found) if found else []
             (busy if calls else idle).append((claim, calls))
         if idle:
-            await self._unstoppable(self._mark_processed([claim for claim, _ in idle]))
+            await self.unstoppable(self._mark_processed([claim for claim, _ in idle]))
         outcomes = await asyncio.gather(*(self._process(c, calls) for c, calls in busy), return_exceptions=True)
         for (claim, _), outcome in zip(busy, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 # Left claimed: it runs again when the lease ends.
                 log.error("outbox %s failed", claim.outbox_id, exc_info=outcome)
 
-    async def _unstoppable(self, write: Awaitable[T]) -> T:
-        """A transaction run to its end even when the engine is stopped meanwhile:
-        cancelled between its BEGIN and its end, it could leave the connection in it."""
+    async def unstoppable(self, write: Awaitable[T]) -> T:
+        """A transaction run to its end even when the engine (or the checks,
+        stopped before it) is stopped meanwhile: cancelled between its BEGIN and
+        its end, it could leave the connection in it."""
         task = asyncio.ensure_future(write)
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
         return await asyncio.shield(task)
 
     async def _claim(self) -> list[Claim]:
-        return await self._unstoppable(self._claim_now())
+        return await self.unstoppable(self._claim_now())
 
     async def _claim_now(self) -> list[Claim]:
         db = self._services.db
@@ -250,12 +254,9 @@ class RuleEngine:
             )
             return
         event = await self._event(conversion, claim.previous_status, claim.status)
-        results = await asyncio.gather(*(self._run_hook(claim, event, impl, rule) for impl, rule in calls))
-        flat = [result for group in results for result in group]
-        await asyncio.gather(
-            *(self._deliver(claim, r) for r in flat if isinstance(r.todo, actions.SendWebhook))
-        )
-        changed = await self._commit(claim, conversion, flat)
+        results = await run_hooks(self._services.plugins, HOOK, event, calls)
+        await deliver(self._services.webhooks, str(claim.outbox_id), results)
+        changed = await self._commit(claim, conversion, results)
         if changed:
             await self._services.campaigns.changed(conversion.campaign_id)
 
@@ -277,7 +278,6 @@ class RuleEngine:
     ) -> ConversionEvent:
         campaign, click = conversion.campaign, conversion.click
         db = self._services.db
-        midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         return ConversionEvent(
             conversion=ConversionInfo(
                 id=conversion.id,
@@ -291,7 +291,7 @@ class RuleEngine:
             click=click_info(click),
             campaign=campaign_info(campaign),
             stats=await campaign_stats(db, campaign.id, campaign.currency),
-            today=await campaign_stats(db, campaign.id, campaign.currency, since=midnight),
+            today=await campaign_stats(db, campaign.id, campaign.currency, since=utc_midnight()),
             source_stats=(
                 await campaign_stats(db, campaign.id, campaign.currency, source=click.source)
                 if click.source is not None
@@ -299,75 +299,10 @@ class RuleEngine:
             ),
         )
 
-    async def _run_hook(
-        self, claim: Claim, event: ConversionEvent, impl: pluggy.HookImpl | str, rule: Rule | None
-    ) -> list[Result]:
-        rule_id = rule.id if rule else None
-        if isinstance(impl, str):
-            return [
-                Result(
-                    impl,
-                    HOOK,
-                    RuleEventOutcome.FAILED,
-                    f"rule plugin {impl!r} is not loaded",
-                    rule_id=rule_id,
-                )
-            ]
-        if rule is not None:
-            event = dataclasses.replace(event, config=rule.config or {}, rule_id=rule.id)
-        name = impl.plugin_name
-        try:
-            returned = await self._services.plugins.call(impl, event=event)
-        except Exception as exc:  # noqa: BLE001 - a plugin's failure is recorded, never raised
-            message = describe_failure(exc, self._services.plugins.timeout)
-            return [Result(name, HOOK, RuleEventOutcome.FAILED, message, rule_id=rule_id)]
-        if returned is None:
-            return []
-        if not isinstance(returned, list | tuple):
-            message = f"returned {_short(returned)}, not None or a list of actions"
-            return [Result(name, HOOK, RuleEventOutcome.FAILED, message, rule_id=rule_id)]
-        results = []
-        for index, item in enumerate(returned):
-            if isinstance(item, actions.ACTIONS):
-                results.append(
-                    Result(name, item.name, RuleEventOutcome.APPLIED, rule_id=rule_id, todo=item, index=index)
-                )
-            else:
-                message = f"returned {_short(item)}, which is not an action from graphapi.actions"
-                results.append(
-                    Result(name, "invalid_action", RuleEventOutcome.FAILED, message, rule_id=rule_id)
-                )
-        return results
-
-    async def _deliver(self, claim: Claim, result: Result) -> None:
-        hook: actions.SendWebhook = result.todo
-        # The same for every retry and re-run of this action of this event.
-        message_id = f"msg_{claim.outbox_id}_{result.plugin}_{result.rule_id or 0}_{result.index}"
-        try:
-            delivery = await self._services.webhooks.send(
-                hook.url,
-                message_id=message_id,
-                payload=hook.payload,
-                method=hook.method,
-                headers=hook.headers,
-            )
-        except Exception as exc:  # noqa: BLE001 - what the plugin put in the action cannot be sent
-            delivery = Delivery(attempts=0, error=f"cannot send: {type(exc).__name__}: {exc}")
-        result.detail = {
-            "url": str(hook.url),
-            "method": hook.method,
-            "status": delivery.status,
-            "attempts": delivery.attempts,
-            "webhook_id": message_id,
-        }
-        result.outcome = RuleEventOutcome.APPLIED if delivery.ok else RuleEventOutcome.FAILED
-        result.message = delivery.error
-        result.todo = None
-
     async def _commit(self, claim: Claim, conversion: Conversion | None, results: list[Result]) -> bool:
         """Apply the database actions, record the rule events and mark the row
         processed, in one transaction; whether the campaign changed."""
-        return await self._unstoppable(self._commit_now(claim, conversion, results))
+        return await self.unstoppable(self._commit_now(claim, conversion, results))
 
     async def _commit_now(self, claim: Claim, conversion: Conversion | None, results: list[Result]) -> bool:
         now = datetime.now(timezone.utc)
@@ -379,39 +314,114 @@ class RuleEngine:
             )
             if not mine or conversion is None or not results:
                 return False  # another engine took it over (lease expired), or nothing to do
-            campaign = (
-                await Campaign.filter(id=conversion.campaign_id).using_db(conn).select_for_update().get()
+            return await record(conn, conversion.campaign_id, conversion.id, results, now)
+
+
+async def run_hooks(plugins: Plugins, hook: str, event: Any, calls: list[Call]) -> list[Result]:
+    """Each call's implementation of `hook` on `event` (with its rule's config),
+    side by side; what they returned, flattened."""
+    results = await asyncio.gather(*(_run_hook(plugins, hook, event, impl, rule) for impl, rule in calls))
+    return [result for group in results for result in group]
+
+
+async def _run_hook(
+    plugins: Plugins, hook: str, event: Any, impl: pluggy.HookImpl | str, rule: Rule | None
+) -> list[Result]:
+    rule_id = rule.id if rule else None
+    if isinstance(impl, str):
+        return [
+            Result(
+                impl,
+                hook,
+                RuleEventOutcome.FAILED,
+                f"rule plugin {impl!r} is not loaded",
+                rule_id=rule_id,
             )
-            before = campaign_info(campaign)
-            for result in results:
-                if result.todo is not None:
-                    await apply(conn, campaign, result, now)
-            changed = campaign_info(campaign) != before
-            if changed:
-                await campaign.save(
-                    using_db=conn,
-                    update_fields=[
-                        "status",
-                        "daily_budget",
-                        "source_whitelist",
-                        "source_blacklist",
-                        "updated_at",
-                    ],
-                )
-            for result in results:
-                await RuleEvent.create(
-                    using_db=conn,
-                    plugin=result.plugin,
-                    campaign_id=conversion.campaign_id,
-                    conversion_id=conversion.id,
-                    action=result.action,
-                    detail=_json(
-                        {"rule_id": result.rule_id, **result.detail} if result.rule_id else result.detail
-                    ),
-                    outcome=result.outcome,
-                    message=result.message,
-                )
-        return changed
+        ]
+    if rule is not None:
+        event = dataclasses.replace(event, config=rule.config or {}, rule_id=rule.id)
+    name = impl.plugin_name
+    try:
+        returned = await plugins.call(impl, event=event)
+    except Exception as exc:  # noqa: BLE001 - a plugin's failure is recorded, never raised
+        message = describe_failure(exc, plugins.timeout)
+        return [Result(name, hook, RuleEventOutcome.FAILED, message, rule_id=rule_id)]
+    if returned is None:
+        return []
+    if not isinstance(returned, list | tuple):
+        message = f"returned {_short(returned)}, not None or a list of actions"
+        return [Result(name, hook, RuleEventOutcome.FAILED, message, rule_id=rule_id)]
+    results = []
+    for index, item in enumerate(returned):
+        if isinstance(item, actions.ACTIONS):
+            results.append(
+                Result(name, item.name, RuleEventOutcome.APPLIED, rule_id=rule_id, todo=item, index=index)
+            )
+        else:
+            message = f"returned {_short(item)}, which is not an action from graphapi.actions"
+            results.append(Result(name, "invalid_action", RuleEventOutcome.FAILED, message, rule_id=rule_id))
+    return results
+
+
+async def deliver(webhooks: WebhookSender, key: str, results: list[Result]) -> None:
+    """Send the webhooks among `results`, side by side; `key` names what they
+    react to, the same for every retry and re-run (their `webhook-id`)."""
+    await asyncio.gather(*(_deliver(webhooks, key, r) for r in results if isinstance(r.todo, actions.SendWebhook)))
+
+
+async def _deliver(webhooks: WebhookSender, key: str, result: Result) -> None:
+    hook: actions.SendWebhook = result.todo
+    message_id = f"msg_{key}_{result.plugin}_{result.rule_id or 0}_{result.index}"
+    try:
+        delivery = await webhooks.send(
+            hook.url,
+            message_id=message_id,
+            payload=hook.payload,
+            method=hook.method,
+            headers=hook.headers,
+        )
+    except Exception as exc:  # noqa: BLE001 - what the plugin put in the action cannot be sent
+        delivery = Delivery(attempts=0, error=f"cannot send: {type(exc).__name__}: {exc}")
+    result.detail = {
+        "url": str(hook.url),
+        "method": hook.method,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "webhook_id": message_id,
+    }
+    result.outcome = RuleEventOutcome.APPLIED if delivery.ok else RuleEventOutcome.FAILED
+    result.message = delivery.error
+    result.todo = None
+
+
+async def record(
+    conn: Any, campaign_id: int, conversion_id: int | None, results: list[Result], now: datetime
+) -> bool:
+    """In the caller's transaction: apply the database actions to the campaign
+    and record every result as a rule event; whether the campaign changed."""
+    campaign = await Campaign.filter(id=campaign_id).using_db(conn).select_for_update().get()
+    before = campaign_info(campaign)
+    for result in results:
+        if result.todo is not None:
+            await apply(conn, campaign, result, now)
+    changed = campaign_info(campaign) != before
+    if changed:
+        await campaign.save(
+            using_db=conn,
+            update_fields=["status", "daily_budget", "source_whitelist", "source_blacklist", "updated_at"],
+        )
+    for result in results:
+        await RuleEvent.create(
+            using_db=conn,
+            plugin=result.plugin,
+            campaign_id=campaign_id,
+            conversion_id=conversion_id,
+            action=result.action,
+            detail=_json({"rule_id": result.rule_id, **result.detail} if result.rule_id else result.detail),
+            outcome=result.outcome,
+            message=result.message,
+        )
+    return changed
 
 
 async def apply(conn: Any, campaign: Campaign, result: Result, now: datetime) -> None:

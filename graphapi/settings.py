@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     # process, a crash), and how long a claimed event is left to its claimer.
     rules_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
     rules_lease_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # How often rule plugins check the active campaigns (graphapi.rule_checks).
+    rules_check_seconds: float = Field(default=60.0, gt=0, le=86400)
     webhook_allow_private: bool = False
     webhook_secret: str | None = None
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)

@@ -90,6 +90,11 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def utc_midnight() -> datetime:
+    """The start of today (UTC), from which `today`'s figures count."""
+    return datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def time_window(column: str, since: datetime | None, until: datetime | None) -> tuple[str, list]:
     sql, params = "", []
     if since is not None:

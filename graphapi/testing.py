@@ -6,6 +6,8 @@
         event = make_event(stats=make_stats(cost="100", revenue="20"), config={"min_roi": -50})
         assert await run_conversion_recorded(my_plugin, event) == [PauseCampaign(reason=...)]
 
+`make_check` and `run_campaign_checked` do the same for the periodic check.
+
 The hook is called the way graphapi calls it (sync or async, keyword
 arguments), and `rule_config_errors` checks a config against the plugin's schema
 as `addRule` does.
@@ -19,7 +21,7 @@ from typing import Any
 import pluggy
 
 from graphapi import hookspecs
-from graphapi.events import CampaignInfo, ClickInfo, ConversionEvent, ConversionInfo, RulePluginInfo
+from graphapi.events import CampaignCheck, CampaignInfo, ClickInfo, ConversionEvent, ConversionInfo, RulePluginInfo
 from graphapi.models import CampaignStatus, ConversionStatus
 from graphapi.money import from_micros, to_micros
 from graphapi.plugins import config_errors
@@ -53,13 +55,8 @@ def make_event(
     rule_id: int | None = None,
 ) -> ConversionEvent:
     """A `ConversionEvent` with sensible defaults for everything not given."""
-    campaign_fields = {"id": 1, "name": "test campaign", **(campaign or {})}
-    campaign_fields["status"] = CampaignStatus(campaign_fields.get("status", "active"))
-    if campaign_fields.get("daily_budget") is not None:
-        campaign_fields["daily_budget"] = Decimal(str(campaign_fields["daily_budget"]))
-    for name in ("source_whitelist", "source_blacklist"):
-        campaign_fields[name] = tuple(campaign_fields.get(name, ()))
-    currency = campaign_fields.get("currency", "USD")
+    info = _campaign(campaign)
+    currency = info.currency
     return ConversionEvent(
         conversion=ConversionInfo(
             id=conversion_id,
@@ -71,13 +68,44 @@ def make_event(
             currency=currency,
         ),
         click=ClickInfo(**{"click_id": "test-click", **(click or {})}),
-        campaign=CampaignInfo(**campaign_fields),
+        campaign=info,
         stats=stats or make_stats(currency),
         today=today or make_stats(currency),
         source_stats=source_stats,
         config=config,
         rule_id=rule_id,
     )
+
+
+def make_check(
+    *,
+    campaign: dict[str, Any] | None = None,
+    stats: Stats | None = None,
+    today: Stats | None = None,
+    sources: dict[str, Stats] | None = None,
+    config: dict[str, Any] | None = None,
+    rule_id: int | None = None,
+) -> CampaignCheck:
+    """A `CampaignCheck` (the event of `campaign_checked`), defaults as in `make_event`."""
+    info = _campaign(campaign)
+    return CampaignCheck(
+        campaign=info,
+        stats=stats or make_stats(info.currency),
+        today=today or make_stats(info.currency),
+        sources=sources or {},
+        config=config,
+        rule_id=rule_id,
+    )
+
+
+def _campaign(fields: dict[str, Any] | None) -> CampaignInfo:
+    values = {"id": 1, "name": "test campaign", **(fields or {})}
+    values["status"] = CampaignStatus(values.get("status", "active"))
+    if values.get("daily_budget") is not None:
+        values["daily_budget"] = Decimal(str(values["daily_budget"]))
+    for name in ("source_whitelist", "source_blacklist"):
+        values[name] = tuple(values.get(name, ()))
+    return CampaignInfo(**values)
 
 
 def _implementation(plugin: object, hook: str) -> pluggy.HookImpl:
@@ -102,6 +130,11 @@ async def _call(plugin: object, hook: str, **kwargs: Any) -> Any:
 async def run_conversion_recorded(plugin: object, event: ConversionEvent) -> Any:
     """What the plugin's `conversion_recorded` returns for `event`."""
     return await _call(plugin, "conversion_recorded", event=event)
+
+
+async def run_campaign_checked(plugin: object, event: CampaignCheck) -> Any:
+    """What the plugin's `campaign_checked` returns for `event`."""
+    return await _call(plugin, "campaign_checked", event=event)
 
 
 async def run_conversion_received(plugin: object, event: Any) -> Any:

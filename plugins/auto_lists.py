@@ -24,6 +24,21 @@ def rule_plugin_info():
     return RulePluginInfo(description=__doc__.split(": ", 1)[1], config_schema=SCHEMA)
 
 
+def blacklist(event, source, stats):
+    """Both hooks': a source that spent `blacklist_min_cost` with no approved
+    conversion. It has no conversion to be judged on when it never converts:
+    the periodic check judges it."""
+    limit = event.config.get("blacklist_min_cost")
+    if (
+        limit is not None
+        and stats.conversions == 0
+        and stats.cost >= limit
+        and source not in event.campaign.source_blacklist
+    ):
+        return [AddToBlacklist(source=source)]
+    return []
+
+
 @hookimpl
 def conversion_recorded(event):
     source, stats, config = event.click.source, event.source_stats, event.config
@@ -36,12 +51,10 @@ def conversion_recorded(event):
         and source not in event.campaign.source_whitelist
     ):
         return [AddToWhitelist(source=source)]
-    limit = config.get("blacklist_min_cost")
-    if (
-        limit is not None
-        and stats.conversions == 0
-        and stats.cost >= limit
-        and source not in event.campaign.source_blacklist
-    ):
-        return [AddToBlacklist(source=source)]
-    return None
+    return blacklist(event, source, stats) or None
+
+
+@hookimpl
+def campaign_checked(event):
+    # Whitelisting needs conversions: conversion_recorded sees them all.
+    return [action for source, stats in event.sources.items() for action in blacklist(event, source, stats)] or None

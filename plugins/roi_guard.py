@@ -25,8 +25,9 @@ def rule_plugin_info():
     return RulePluginInfo(description=__doc__.split(": ", 1)[1], config_schema=SCHEMA)
 
 
-@hookimpl
-def conversion_recorded(event):
+def pause_below_roi(event):
+    """Both hooks' events carry the campaign, its figures and the config: a
+    campaign that spends without converting is checked periodically."""
     stats, config = event.stats, event.config
     if event.campaign.status != "active" or stats.roi is None:
         return None
@@ -36,3 +37,13 @@ def conversion_recorded(event):
         )
         return [PauseCampaign(reason=reason)]
     return None
+
+
+@hookimpl
+def conversion_recorded(event):
+    return pause_below_roi(event)
+
+
+@hookimpl
+def campaign_checked(event):
+    return pause_below_roi(event)

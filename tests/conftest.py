@@ -115,6 +115,8 @@ async def _empty(url: str) -> None:
         await connection.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
         # The daily rollups hold no day yet, as in a new database.
         await connection.execute("UPDATE rollup_days SET until = date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
+        # And no round of rule checks has run.
+        await connection.execute("UPDATE rule_check SET checked_at = NULL, previous_at = NULL")
     finally:
         await connection.close()
 

@@ -1,5 +1,6 @@
 """The built-in rules in plugins/: each on its own (graphapi.testing), and
-roi_guard, webhook and source_postback end to end."""
+roi_guard, webhook and source_postback end to end (the periodic checks of
+budget_cap, roi_guard and auto_lists in test_rule_checks.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from graphapi.actions import AddToBlacklist, AddToWhitelist, ChangeBudget, PauseCampaign, SendWebhook
 from graphapi.models import Campaign, Rule, RuleEvent
-from graphapi.testing import make_event, make_stats, rule_config_errors, run_conversion_recorded
+from graphapi.testing import (
+    make_check,
+    make_event,
+    make_stats,
+    rule_config_errors,
+    run_campaign_checked,
+    run_conversion_recorded,
+)
 from plugins import auto_lists, budget_cap, conversion_cap, roi_guard, scale_budget, source_postback, webhook
 from tests.conftest import http_client, make_campaign
 from tests.conversions import record_conversion, wait_processed
@@ -34,6 +42,15 @@ async def test_roi_guard():
     ]
 
 
+async def test_roi_guard_checks_a_campaign_with_no_conversion():
+    config = {"min_roi": -50, "min_cost": 50}
+    spent = make_check(stats=make_stats(cost="60"), config=config)
+    assert await run_campaign_checked(roi_guard, spent) == [
+        PauseCampaign(reason="ROI -100.0% is below -50% after 60.00 USD of cost")
+    ]
+    assert await run_campaign_checked(roi_guard, make_check(stats=make_stats(cost="40"), config=config)) is None
+
+
 async def test_budget_cap():
     campaign = {"daily_budget": "50"}
     spent = make_event(campaign=campaign, today=make_stats(cost="50.00"), config={})
@@ -49,6 +66,14 @@ async def test_budget_cap():
     assert (
         await run_conversion_recorded(budget_cap, make_event(today=make_stats(cost="1000"))) is None
     )  # no budget
+
+
+async def test_budget_cap_checks_what_clicks_cost():
+    spent = make_check(campaign={"daily_budget": "5"}, today=make_stats(cost="12"), config={})
+    assert await run_campaign_checked(budget_cap, spent) == [
+        PauseCampaign(reason="today's cost 12.00 reached the daily budget 5")
+    ]
+    assert await run_campaign_checked(budget_cap, make_check(today=make_stats(cost="12"), config={})) is None
 
 
 async def test_conversion_cap():
@@ -97,6 +122,19 @@ async def test_auto_lists():
     )
     assert await run_conversion_recorded(auto_lists, bad) == [AddToBlacklist(source="s2")]
     assert await run_conversion_recorded(auto_lists, make_event(config=config)) is None  # no source
+
+
+async def test_auto_lists_checks_blacklist_each_source_that_spent_without_converting():
+    config = {"whitelist_min_conversions": 1, "blacklist_min_cost": 30}
+    sources = {
+        "spender": make_stats(cost="30"),
+        "listed": make_stats(cost="90"),
+        "cheap": make_stats(cost="29.99"),
+        "converter": WINNING,  # whitelisting waits for its conversions: conversion_recorded
+    }
+    event = make_check(sources=sources, config=config, campaign={"source_blacklist": ["listed"]})
+    assert await run_campaign_checked(auto_lists, event) == [AddToBlacklist(source="spender")]
+    assert await run_campaign_checked(auto_lists, make_check(sources=sources, config={})) is None
 
 
 async def test_source_postback():

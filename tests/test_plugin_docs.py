@@ -22,7 +22,7 @@ def signature(name: str) -> str:
 
 
 def test_the_hooks_are_found():
-    assert sorted(HOOKS) == ["conversion_received", "conversion_recorded", "rule_plugin_info"]
+    assert sorted(HOOKS) == ["campaign_checked", "conversion_received", "conversion_recorded", "rule_plugin_info"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

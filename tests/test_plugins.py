@@ -33,7 +33,7 @@ def test_builtin_rules_are_loaded_as_plugins():
     loaded = {p.name: p for p in plugins().loaded() if not p.origin.startswith("entry point (")}
     assert list(loaded) == BUILTIN
     assert {p.origin for p in loaded.values()} == {"builtin"}
-    assert loaded["roi_guard"].hooks == ("conversion_recorded", "rule_plugin_info")
+    assert loaded["roi_guard"].hooks == ("campaign_checked", "conversion_recorded", "rule_plugin_info")
 
 
 def test_graphapi_plugins_and_disabling_by_name():
@@ -71,7 +71,7 @@ def test_plugins_command_lists_name_origin_and_version():
     assert run.returncode == 0, run.stderr
     lines = [line.split() for line in run.stdout.splitlines()]
     assert lines[0] == ["NAME", "ORIGIN", "VERSION", "HOOKS"]
-    assert ["roi_guard", "builtin", "0.1.0", "conversion_recorded,", "rule_plugin_info"] in lines
+    assert ["roi_guard", "builtin", "0.1.0", "campaign_checked,", "conversion_recorded,", "rule_plugin_info"] in lines
     assert [S + "recorder", "GRAPHAPI_PLUGINS", "-", "conversion_recorded"] in lines
     assert not any(line[0] == "webhook" for line in lines)
 

@@ -1,5 +1,6 @@
 """The rule engine across real `graphapi serve` processes: events left by a
-SIGKILL run after restart; with two processes each event runs once."""
+SIGKILL run after restart; with two processes each event runs once, and each
+round of periodic checks runs once."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import pytest
 
 from graphapi.db import Database
 from graphapi.live import CHANNEL
-from graphapi.models import Campaign, Outbox
+from graphapi.models import Campaign, Outbox, Rule
 from tests.conversions import record_conversion
+from tests.seeding import insert_clicks
 from tests.serving import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDER = "tests.plugin_samples.file_recorder"
+CHECKER = "tests.plugin_samples.file_checker"
 
 
 @pytest.fixture
@@ -95,3 +98,32 @@ async def test_two_processes_run_each_event_once(db, database_url, tmp_path):
     if db.postgres:  # NOTIFY wakes both, and SKIP LOCKED shares the work out
         assert len(Counter(pid for pid, _ in calls)) == 2
     assert set(await Outbox.all().values_list("attempts", flat=True)) == {1}
+
+
+async def test_two_processes_run_each_round_of_checks_once(db, database_url, tmp_path):
+    """Each process tries a round every period; rounds come a period apart, where
+    two processes checking on their own would make some gap at most half of it."""
+    record = tmp_path / "checks.txt"
+    campaign = await Campaign.create(name="checked")
+    await Rule.create(campaign=campaign, plugin=CHECKER, config={})
+    await insert_clicks(db, campaign.id, [{}])
+    period = 2.0
+    settings = {"plugins": CHECKER, "test_record": str(record), "rules_check_seconds": str(period)}
+    with Server(database_url, tmp_path, **settings), Server(database_url, tmp_path, **settings):
+        started = time.time()  # both processes are running
+
+        def since_started() -> list[float]:
+            return sorted(at for _, _, at in recorded_checks(record) if at > started)
+
+        await until(lambda: len(since_started()) >= 3, timeout=30)
+    assert {campaign_id for _, campaign_id, _ in recorded_checks(record)} == {campaign.id}
+    times = since_started()
+    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    assert min(gaps) > 0.75 * period, gaps
+
+
+def recorded_checks(path: Path) -> list[tuple[int, int, float]]:
+    """(pid, campaign id, time) of every call the file_checker plugin got."""
+    if not path.exists():
+        return []
+    return [(int(pid), int(campaign), float(at)) for pid, campaign, at in map(str.split, path.read_text().splitlines())]
