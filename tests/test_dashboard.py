@@ -368,6 +368,27 @@ def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
     page.get_by_role("button", name="Resume Forms").wait_for()
 
 
+def test_source_lists_keep_one_entry_per_line_spaces_and_commas_included(page, server, api):
+    campaign_id = api.create_campaign("Source lists")
+    lists = "query($id: ID!) { campaign(id: $id) { sourceBlacklist sourceWhitelist } }"
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_role("button", name="Edit campaign").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Source blacklist").fill("Top Sites Network\n  site.com,zone 5  \n\nbadzone\n")
+    dialog.get_by_label("Source whitelist").fill("Push Network One")
+    dialog.get_by_role("button", name="Save campaign").click()
+    dialog.wait_for(state="detached")
+    expected = {"sourceBlacklist": ["Top Sites Network", "site.com,zone 5", "badzone"], "sourceWhitelist": ["Push Network One"]}
+    assert api.gql(lists, id=campaign_id)["campaign"] == expected
+
+    # Saved again untouched, the entries stay as they are.
+    page.get_by_role("button", name="Edit campaign").click()
+    assert page.get_by_role("dialog").get_by_label("Source blacklist").input_value() == "Top Sites Network\nsite.com,zone 5\nbadzone"
+    page.get_by_role("dialog").get_by_role("button", name="Save campaign").click()
+    page.get_by_role("dialog").wait_for(state="detached")
+    assert api.gql(lists, id=campaign_id)["campaign"] == expected
+
+
 def test_api_errors_are_shown_not_a_blank_page(page, server):
     open_view(page, server, "#/campaigns/999999")
     page.get_by_text("No such campaign.").wait_for()

@@ -15,7 +15,8 @@ const CONVERT = {
   optional: (el) => el.value.trim() || null, // empty clears a nullable field
   default: (el) => el.value.trim() || undefined, // empty takes the API's default
   int: (el) => (el.value.trim() === "" ? undefined : Number(el.value)),
-  list: (el) => el.value.split(/[\s,]+/).filter(Boolean),
+  // One entry a line: a source name may hold spaces and commas ("Top Sites Network").
+  list: (el) => el.value.split("\n").map((line) => line.trim()).filter(Boolean),
   bool: (el) => el.checked,
   skip: () => undefined,
   json: (el) => {
@@ -184,7 +185,7 @@ export function campaignForm(app, campaign, done) {
       ...campaignFields(campaign),
       field("Status", "input.status", { kind: "select", options: STATUSES, value: campaign.status }),
       typed(field("Source whitelist", "input.sourceWhitelist", { kind: "textarea", value: campaign.sourceWhitelist.join("\n"), hint: "One source per line" }), "list"),
-      typed(field("Source blacklist", "input.sourceBlacklist", { kind: "textarea", value: campaign.sourceBlacklist.join("\n"), hint: "Clicks from these sources go to the fallback URL" }), "list"),
+      typed(field("Source blacklist", "input.sourceBlacklist", { kind: "textarea", value: campaign.sourceBlacklist.join("\n"), hint: "One source per line; clicks from these sources go to the fallback URL" }), "list"),
     ],
     mutation: `mutation Update($input: UpdateCampaignInput!) { updateCampaign(input: $input) { campaign { id } ${USER_ERRORS} } }`,
     payload: "updateCampaign",
