@@ -531,6 +531,30 @@ def test_ranges_are_local_days_in_the_chosen_time_zone(page, server, api):
     assert page.get_by_label("Range", exact=True).input_value() == "30d"
 
 
+def test_money_is_shown_as_stored_never_rounded_through_a_float(page, server, api):
+    open_view(page, server)
+    money = """([amount, currency]) => import("/js/format.js").then((format) => format.money(amount, currency))"""
+    cases = {
+        ("0.0025", "USD"): "$0.0025", ("0.025", "USD"): "$0.025", ("3.123456", "USD"): "$3.123456",
+        ("7.50", "USD"): "$7.50", ("7.5", "USD"): "$7.50", ("2.100000", "USD"): "$2.10", ("0", "USD"): "$0.00",
+        ("-0.030000", "USD"): "-$0.03", ("1234567.000001", "USD"): "$1,234,567.000001",
+        ("9007199254740993.01", "USD"): "$9,007,199,254,740,993.01", ("0.005", "EUR"): "€0.005", ("500", "JPY"): "¥500",
+    }  # fmt: skip
+    shown = {case: page.evaluate(money, list(case)) for case in cases}
+    assert shown == cases
+
+    # A sub-cent CPC: the campaign's cost, its CPC and each source's cost add up.
+    campaign_id = api.create_campaign("Sub-cent", costModel="CPC", costValue="0.0025")
+    for source in ("s0", "s0", "s1"):
+        api.click(campaign_id, ua=f"{CHROME_UA} {source}-{time.monotonic_ns()}", source=source)
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_text("Cost: CPC $0.0025").wait_for()
+    assert (kpi(page, "Cost"), kpi(page, "CPC"), kpi(page, "Profit")) == ("$0.0075", "$0.0025", "-$0.0075")
+    report = page.locator(".card", has=page.get_by_role("heading", name="Report"))
+    report.locator("tbody tr").nth(1).wait_for()
+    assert report.locator('td[data-label="Cost"]').all_inner_texts() == ["$0.005", "$0.0025"]
+
+
 def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, server, api):
     open_view(page, server, "#/campaigns/new")
     page.get_by_label("Name", exact=True).fill("Two offers")

@@ -86,7 +86,7 @@ export function campaignView(app, id) {
     const kpis = h("dl", { class: "kpis" },
       [["Clicks", count(s.clicks)], ["Unique", count(s.uniqueClicks)], ["Conversions", count(s.conversions)], ["CR", pct(s.cr)],
         ["Revenue", money(s.revenue, s.currency)], ["Cost", money(s.cost, s.currency)], ["Profit", money(s.profit, s.currency)],
-        ["ROI", pct(s.roi)], ["EPC", money(s.epc, s.currency)],
+        ["ROI", pct(s.roi)], ["EPC", money(s.epc, s.currency)], ["CPC", money(s.cpc, s.currency)],
         ["Pending", `${count(s.pendingConversions)} · ${money(s.pendingRevenue, s.currency)}`], ["Rejected", count(s.rejectedConversions)]]
         .map(([k, v]) => h("div", { dataset: { kpi: k } }, h("dt", {}, k), h("dd", {}, v))));
     const header = h("div", { class: "card campaign-head" },
