@@ -555,6 +555,43 @@ def test_money_is_shown_as_stored_never_rounded_through_a_float(page, server, ap
     assert report.locator('td[data-label="Cost"]').all_inner_texts() == ["$0.005", "$0.0025"]
 
 
+LONG_NAME = "DE | Android | Sweeps iPhone 15 | ExoClick Push | Tier1 | June v2 (CPA)"
+
+
+def test_long_names_wrap_and_every_figure_stays_on_screen_at_1280_px(page, server, api):
+    campaign_id = api.create_campaign(LONG_NAME, trafficSource="ExoClick-Germany-Push-Network-Premium-Tier-1-Traffic")
+    source = "Top-Sites-Network-Premium-Placement-Zone-1234567-Germany-Android"
+    click_id = api.click(campaign_id, source=source, creative="creative-" + "x" * 60)
+    api.postback(click_id=click_id, payout="2.50", goal="first-deposit-" + "y" * 40, note="z" * 300)
+
+    def fits(last_cell) -> None:
+        """The table needs no sideways scroll and the row's last cell is on screen."""
+        widths = page.locator("thead th").evaluate_all("ths => ths.map(th => th.textContent + ':' + Math.round(th.getBoundingClientRect().width))")
+        assert page.locator(".table-wrap").first.evaluate("wrap => wrap.scrollWidth <= wrap.clientWidth"), " ".join(widths)
+        box = last_cell.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= DESKTOP["width"], box
+
+    open_view(page, server)
+    row = page.locator(f'tr[data-campaign-id="{campaign_id}"]')
+    assert row.get_by_role("link", name=LONG_NAME).is_visible()
+    fits(row.get_by_role("button", name=f"Pause {LONG_NAME}"))
+    for label in ("CR", "Revenue", "Cost", "Profit", "ROI", "EPC"):
+        fits(row.locator(f'[data-label="{label}"]'))
+
+    open_view(page, server, "#/conversions")
+    row = page.locator("#conversion-rows tr").first
+    assert row.locator('[data-label="Click id"]').inner_text() == click_id
+    fits(row.locator('[data-label="Click id"]'))
+    assert row.locator('[data-label="Source"] [title]').get_attribute("title") == source  # cut, in full in the tooltip
+
+    open_view(page, server, "#/postbacks")
+    row = page.locator("tbody tr").first
+    fits(row.locator('[data-label="Parameters"]'))
+    assert "z" * 300 in row.locator('[data-label="Parameters"] [title]').get_attribute("title")
+
+    open_view(page, server, "#/rule-events")  # no rule here: at least no error
+
+
 def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, server, api):
     open_view(page, server, "#/campaigns/new")
     page.get_by_label("Name", exact=True).fill("Two offers")

@@ -25,6 +25,11 @@ export function emptyState(title, ...body) {
   return h("div", { class: "empty" }, h("p", { class: "empty-title" }, title), ...body);
 }
 
+// Text that is cut with an ellipsis when long, the whole of it in the tooltip.
+export function cut(text, className = "cut") {
+  return h("span", { class: className, title: text }, text);
+}
+
 export function copyField(label, value, id) {
   const input = h("input", { id, value, readOnly: true, class: "mono", "aria-label": label });
   const status = h("span", { class: "copied", "aria-live": "polite" });
@@ -55,7 +60,8 @@ export function latestOnly() {
 }
 
 // A table sortable by any column whose header is clicked (or activated by
-// keyboard). columns: [{ key, label, value(row) for sorting, render(row), numeric }]
+// keyboard). columns: [{ key, label, value(row) for sorting, render(row), numeric,
+// text (a name or message that wraps: "text", or "text name" for a name) }]
 // onSort(key, descending): the user sorted it, so a view that draws the table
 // again (new figures) can keep that order.
 export function sortableTable(columns, rows, { sortKey, descending = true, caption, rowProps, onSort } = {}) {
@@ -88,7 +94,7 @@ export function sortableTable(columns, rows, { sortKey, descending = true, capti
           : c.label),
       ))),
       h("tbody", {}, sorted.map((row) =>
-        h("tr", rowProps ? rowProps(row) : {}, columns.map((c) => h("td", { class: c.numeric ? "num" : null, "data-label": c.label }, c.render(row)))),
+        h("tr", rowProps ? rowProps(row) : {}, columns.map((c) => h("td", { class: c.numeric ? "num" : c.text ?? null, "data-label": c.label }, c.render(row)))),
       )),
     );
   };

@@ -45,9 +45,12 @@ export const count = (n) => (n === null || n === undefined ? DASH : integer.form
 // The API reports percentages as numbers of percent (12.5 means 12.5 %).
 export const pct = (n) => (n === null || n === undefined ? DASH : percent.format(n / 100));
 
+// Date and time, each kept on one line, so a narrow column breaks only between them.
 export function dateTime(iso, timeZone) {
   if (!iso) return DASH;
-  return new Date(iso).toLocaleString(locale, { timeZone, dateStyle: "medium", timeStyle: "medium" });
+  const moment = new Date(iso);
+  const unbroken = (text) => text.replace(/ /g, "\u00a0");
+  return `${unbroken(moment.toLocaleDateString(locale, { timeZone, dateStyle: "medium" }))}, ${unbroken(moment.toLocaleTimeString(locale, { timeZone, timeStyle: "medium" }))}`;
 }
 
 export function localZone() {

@@ -2,7 +2,7 @@
 // with drill-down, its offers, landers and rules (each editable).
 
 import { gql } from "../api.js";
-import { copyField, debounce, emptyState, errorBox, h, latestOnly, sortableTable } from "../dom.js";
+import { copyField, cut, debounce, emptyState, errorBox, h, latestOnly, sortableTable } from "../dom.js";
 import { count, dateTime, money, pct } from "../format.js";
 import { campaignForm, landerForm, offerForm, openDialog, ruleForm } from "../forms.js";
 import { STATS_FIELDS, statsColumns } from "../stats.js";
@@ -179,7 +179,7 @@ export function campaignView(app, id) {
       onSort: (sortKey, descending) => { reportState = { ...reportState, sortKey, descending }; },
     };
     if (!second) {
-      return sortableTable([{ key: "value", label: DIMENSIONS[first], value: (r) => label(r, first), render: (r) => label(r, first) }, ...stats],
+      return sortableTable([{ key: "value", label: DIMENSIONS[first], text: "text", value: (r) => label(r, first), render: (r) => label(r, first) }, ...stats],
         report.rows, { ...order, caption: `By ${DIMENSIONS[first].toLowerCase()}` });
     }
     // Drill-down: each first-dimension value, with its rows by the second beneath it.
@@ -192,7 +192,7 @@ export function campaignView(app, id) {
     return h("div", { class: "drill" }, [...groups].map(([key, rows]) =>
       h("details", { open: groups.size <= 5 },
         h("summary", {}, `${DIMENSIONS[first]}: ${key} `, h("span", { class: "muted" }, `(${rows.length} by ${DIMENSIONS[second].toLowerCase()})`)),
-        sortableTable([{ key: "value", label: DIMENSIONS[second], value: (r) => label(r, second), render: (r) => label(r, second) }, ...stats],
+        sortableTable([{ key: "value", label: DIMENSIONS[second], text: "text", value: (r) => label(r, second), render: (r) => label(r, second) }, ...stats],
           rows, order))));
   }
 
@@ -202,8 +202,8 @@ export function campaignView(app, id) {
     const offers = h("div", { class: "card" },
       h("div", { class: "card-head" }, h("h2", {}, "Offers"), editButton("Add offer", () => offerForm(app, c, null, load))),
       sortableTable([
-        { key: "name", label: "Offer", value: (o) => o.name, render: (o) => o.name },
-        { key: "url", label: "URL", render: (o) => h("span", { class: "mono url" }, o.url) },
+        { key: "name", label: "Offer", text: "text", value: (o) => o.name, render: (o) => o.name },
+        { key: "url", label: "URL", render: (o) => cut(o.url, "mono url") },
         { key: "weight", label: "Weight", numeric: true, value: (o) => o.weight, render: (o) => count(o.weight) },
         { key: "payout", label: "Payout", numeric: true, value: (o) => Number(o.payout), render: (o) => money(o.payout, c.currency) },
         { key: "active", label: "State", value: (o) => o.active, render: active },
@@ -213,8 +213,8 @@ export function campaignView(app, id) {
       h("div", { class: "card-head" }, h("h2", {}, "Landers"), editButton("Add lander", () => landerForm(app, c, null, load))),
       c.landers.length
         ? sortableTable([
-          { key: "name", label: "Lander", value: (l) => l.name, render: (l) => l.name },
-          { key: "url", label: "URL", render: (l) => h("span", { class: "mono url" }, l.url) },
+          { key: "name", label: "Lander", text: "text", value: (l) => l.name, render: (l) => l.name },
+          { key: "url", label: "URL", render: (l) => cut(l.url, "mono url") },
           { key: "weight", label: "Weight", numeric: true, value: (l) => l.weight, render: (l) => count(l.weight) },
           { key: "active", label: "State", value: (l) => l.active, render: active },
           { key: "edit", label: "", render: (l) => editButton("Edit", () => landerForm(app, c, l, load)) },
@@ -226,7 +226,7 @@ export function campaignView(app, id) {
       c.rules.length
         ? sortableTable([
           { key: "plugin", label: "Rule plugin", value: (r) => r.plugin, render: (r) => r.plugin },
-          { key: "config", label: "Config", render: (r) => h("code", { class: "mono" }, JSON.stringify(r.config)) },
+          { key: "config", label: "Config", render: (r) => h("code", { class: "mono params", title: JSON.stringify(r.config, null, 1) }, JSON.stringify(r.config)) },
           { key: "enabled", label: "State", value: (r) => r.enabled, render: (r) => h("span", { class: `badge ${r.enabled ? "status-active" : "status-paused"}` }, r.enabled ? "enabled" : "disabled") },
           { key: "edit", label: "", render: (r) => editButton("Edit", () => ruleForm(app, c, r, load)) },
         ], c.rules, { sortKey: "plugin", descending: false })

@@ -1,7 +1,7 @@
 // The postback log: every postback with its outcome and message, by outcome.
 
 import { gql } from "../api.js";
-import { emptyState, h } from "../dom.js";
+import { cut, emptyState, h } from "../dom.js";
 import { DASH, dateTime } from "../format.js";
 import { logView } from "../log.js";
 
@@ -28,12 +28,12 @@ export function postbacksView(app) {
       headers: ["Received", "Outcome", "Message", "Click id", "From", "Parameters"],
       fetchPage: async (after) => (await gql(QUERY, { outcome: outcome.value || null, after })).postbacks,
       row: (p) => h("tr", { dataset: { outcome: p.outcome } },
-        h("td", { "data-label": "Received" }, dateTime(p.receivedAt, app.prefs.timeZone)),
+        h("td", { "data-label": "Received", class: "time" }, dateTime(p.receivedAt, app.prefs.timeZone)),
         h("td", { "data-label": "Outcome" }, h("span", { class: `badge outcome-${p.outcome.toLowerCase()}` }, label(p.outcome))),
-        h("td", { "data-label": "Message" }, p.message ?? (p.conversion ? `conversion ${p.conversion.id} (${p.conversion.status.toLowerCase()})` : DASH)),
-        h("td", { "data-label": "Click id", class: "mono" }, p.clickId ?? DASH),
+        h("td", { "data-label": "Message", class: "text" }, p.message ?? (p.conversion ? `conversion ${p.conversion.id} (${p.conversion.status.toLowerCase()})` : DASH)),
+        h("td", { "data-label": "Click id", class: "mono" }, p.clickId ? cut(p.clickId) : DASH),
         h("td", { "data-label": "From", class: "mono" }, p.remoteAddr ?? DASH),
-        h("td", { "data-label": "Parameters" }, h("code", { class: "mono params" }, query(p.params)))),
+        h("td", { "data-label": "Parameters" }, h("code", { class: "mono params", title: query(p.params) }, query(p.params)))),
       empty: () => emptyState(
         outcome.value ? `No postbacks with outcome “${label(outcome.value)}”.` : "No postbacks received yet.",
         h("p", {}, "Give the network a campaign's postback URL; each call it makes shows up here, refused ones too.")),
