@@ -268,7 +268,14 @@ def test_the_postback_log_filters_by_outcome(page, server, api):
     api.postback(click_id="nosuchclick000000000000000000000")
     api.postback(click_id=click_id, payout="{payout}")
 
+    # Each row says the status its postback set, not the conversion's latest.
+    approved = api.postback(click_id=click_id, payout="2.00", goal="sale").json()
+    assert api.postback(click_id=click_id, goal="sale", status="chargeback").json()["result"] == "updated"
+
     open_view(page, server, "#/postbacks")
+    messages = page.locator('tbody tr td[data-label="Message"]')
+    assert messages.nth(0).inner_text() == f"conversion {approved['conversion_id']} (rejected)"
+    assert messages.nth(1).inner_text() == f"conversion {approved['conversion_id']} (approved; now rejected)"
     outcomes = set(page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.outcome)"))
     assert {"CREATED", "DUPLICATE", "UNKNOWN_CLICK", "INVALID"} <= outcomes
 
