@@ -599,6 +599,29 @@ def test_long_names_wrap_and_every_figure_stays_on_screen_at_1280_px(page, serve
     open_view(page, server, "#/rule-events")  # no rule here: at least no error
 
 
+def test_every_time_says_its_time_zone(page, server, api):
+    campaign_id = api.create_campaign("Zones")
+    rule = "mutation($input: AddRuleInput!) { addRule(input: $input) { userErrors { message } } }"
+    api.gql(rule, input={"campaignId": campaign_id, "plugin": "conversion_cap", "config": {"max_conversions": 1}})
+    api.postback(click_id=api.click(campaign_id, ua=f"{CHROME_UA} zones"), payout="1")
+    events = "query($id: ID) { ruleEvents(campaignId: $id) { edges { node { id } } } }"
+    deadline = time.monotonic() + 10
+    while not api.gql(events, id=campaign_id)["ruleEvents"]["edges"] and time.monotonic() < deadline:
+        time.sleep(0.1)  # rules run after the commit
+    open_view(page, server)
+    page.get_by_label("Time zone").select_option("America/New_York")
+    for hash_, label in (("#/conversions", "Time"), ("#/postbacks", "Received"), ("#/rule-events", "Time")):
+        open_view(page, server, hash_)
+        assert page.locator("thead th").first.inner_text().split() == [label, "America/New_York"], hash_
+        cell = page.locator("tbody td").first
+        assert cell.get_attribute("data-label") == f"{label} (America/New_York)"  # phone width shows this label
+    # The report by hour says whose hours they are.
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_label("Group by").select_option("HOUR")
+    report = page.locator(".card", has=page.get_by_role("heading", name="Report"))
+    report.get_by_role("button", name="Hour (America/New_York)").wait_for()
+
+
 def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, server, api):
     open_view(page, server, "#/campaigns/new")
     page.get_by_label("Name", exact=True).fill("Two offers")

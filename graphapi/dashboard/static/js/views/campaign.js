@@ -172,6 +172,8 @@ export function campaignView(app, id) {
     if (!report.rows.length) return emptyState("Nothing to report in this range.");
     const [first, second] = groupBy;
     const label = (row, d) => dimensionValue(row, d, timeZone) ?? "(none)";
+    // Days and hours are the report's time zone's.
+    const heading = (d) => (d === "DAY" || d === "HOUR" ? `${DIMENSIONS[d]} (${timeZone})` : DIMENSIONS[d]);
     const stats = statsColumns((r) => r.stats);
     const order = {
       sortKey: reportState.sortKey,
@@ -179,7 +181,7 @@ export function campaignView(app, id) {
       onSort: (sortKey, descending) => { reportState = { ...reportState, sortKey, descending }; },
     };
     if (!second) {
-      return sortableTable([{ key: "value", label: DIMENSIONS[first], text: "text", value: (r) => label(r, first), render: (r) => label(r, first) }, ...stats],
+      return sortableTable([{ key: "value", label: heading(first), text: "text", value: (r) => label(r, first), render: (r) => label(r, first) }, ...stats],
         report.rows, { ...order, caption: `By ${DIMENSIONS[first].toLowerCase()}` });
     }
     // Drill-down: each first-dimension value, with its rows by the second beneath it.
@@ -192,7 +194,7 @@ export function campaignView(app, id) {
     return h("div", { class: "drill" }, [...groups].map(([key, rows]) =>
       h("details", { open: groups.size <= 5 },
         h("summary", {}, `${DIMENSIONS[first]}: ${key} `, h("span", { class: "muted" }, `(${rows.length} by ${DIMENSIONS[second].toLowerCase()})`)),
-        sortableTable([{ key: "value", label: DIMENSIONS[second], text: "text", value: (r) => label(r, second), render: (r) => label(r, second) }, ...stats],
+        sortableTable([{ key: "value", label: heading(second), text: "text", value: (r) => label(r, second), render: (r) => label(r, second) }, ...stats],
           rows, order))));
   }
 

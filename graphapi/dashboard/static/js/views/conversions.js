@@ -49,7 +49,7 @@ export function conversionsView(app) {
   }, STATUSES.map((status) => h("option", { value: status, selected: status === c.status }, status.toLowerCase())));
 
   const row = (c) => h("tr", { dataset: { conversionId: c.id } },
-    h("td", { "data-label": "Time", class: "time" }, dateTime(c.createdAt, app.prefs.timeZone)),
+    h("td", { "data-label": `Time (${app.prefs.timeZone})`, class: "time" }, dateTime(c.createdAt, app.prefs.timeZone)),
     h("td", { "data-label": "Campaign", class: "text name" }, h("a", { href: `#/campaigns/${c.campaign.id}` }, c.campaign.name)),
     h("td", { "data-label": "Status" }, statusControl(c)),
     h("td", { "data-label": "Payout", class: "num" }, money(c.payout, c.currency)),
@@ -66,6 +66,7 @@ export function conversionsView(app) {
     filters: [["Status", status]],
     table: {
       caption: "Latest conversions first; new ones appear as they are recorded",
+      zoned: ["Time"],
       headers: ["Time", "Campaign", "Status", "Payout", "Goal", "Source", "Creative", "Country", "Device", "Click id"],
       numeric: ["Payout"],
       fetchPage: async (after) => (await gql(QUERY, { status: status.value || null, after })).conversions,

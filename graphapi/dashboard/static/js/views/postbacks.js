@@ -34,10 +34,11 @@ export function postbacksView(app) {
     filters: [["Outcome", outcome]],
     table: {
       caption: "Latest postbacks first",
+      zoned: ["Received"],
       headers: ["Received", "Outcome", "Message", "Click id", "From", "Parameters"],
       fetchPage: async (after) => (await gql(QUERY, { outcome: outcome.value || null, after })).postbacks,
       row: (p) => h("tr", { dataset: { outcome: p.outcome } },
-        h("td", { "data-label": "Received", class: "time" }, dateTime(p.receivedAt, app.prefs.timeZone)),
+        h("td", { "data-label": `Received (${app.prefs.timeZone})`, class: "time" }, dateTime(p.receivedAt, app.prefs.timeZone)),
         h("td", { "data-label": "Outcome" }, h("span", { class: `badge outcome-${p.outcome.toLowerCase()}` }, label(p.outcome))),
         h("td", { "data-label": "Message", class: "text" }, p.message ?? conversionNote(p)),
         h("td", { "data-label": "Click id", class: "mono" }, p.clickId ? cut(p.clickId) : DASH),

@@ -17,10 +17,11 @@ export function ruleEventsView(app, campaignId = null) {
     extra: campaignId ? [h("a", { href: "#/rule-events" }, "All campaigns")] : [],
     table: {
       caption: "What the rules did, latest first",
+      zoned: ["Time"],
       headers: ["Time", "Campaign", "Rule", "Action", "Outcome", "Message", "Detail"],
       fetchPage: async (after) => (await gql(QUERY, { campaignId, after })).ruleEvents,
       row: (e) => h("tr", { dataset: { outcome: e.outcome } },
-        h("td", { "data-label": "Time", class: "time" }, dateTime(e.createdAt, app.prefs.timeZone)),
+        h("td", { "data-label": `Time (${app.prefs.timeZone})`, class: "time" }, dateTime(e.createdAt, app.prefs.timeZone)),
         h("td", { "data-label": "Campaign", class: "text name" }, h("a", { href: `#/campaigns/${e.campaign.id}` }, e.campaign.name)),
         h("td", { "data-label": "Rule" }, e.plugin),
         h("td", { "data-label": "Action" }, e.action),
