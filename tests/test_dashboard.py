@@ -622,6 +622,22 @@ def test_every_time_says_its_time_zone(page, server, api):
     report.get_by_role("button", name="Hour (America/New_York)").wait_for()
 
 
+def test_the_goal_report_tells_clicks_from_conversions_without_a_goal(page, server, api):
+    campaign_id = api.create_campaign("Goals")
+    clicks = [api.click(campaign_id, ua=f"{CHROME_UA} goals-{i}") for i in range(3)]
+    api.postback(click_id=clicks[0], payout="1")
+    api.postback(click_id=clicks[1], payout="2", goal="lead")
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_label("Group by").select_option("GOAL")
+    table = page.locator(".card", has=page.get_by_role("heading", name="Report")).locator("table")
+    table.locator("caption", has_text="By goal").wait_for()
+    rows = {
+        row.locator('[data-label="Goal"]').inner_text(): (row.locator('[data-label="Clicks"]').inner_text(), row.locator('[data-label="Conv."]').inner_text())
+        for row in table.locator("tbody tr").all()
+    }  # fmt: skip
+    assert rows == {"(clicks)": ("3", "0"), "(no goal)": ("0", "1"), "lead": ("0", "1")}
+
+
 def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, server, api):
     open_view(page, server, "#/campaigns/new")
     page.get_by_label("Name", exact=True).fill("Two offers")

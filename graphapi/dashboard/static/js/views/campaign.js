@@ -38,8 +38,12 @@ function reportQuery(dimensions) {
   }`;
 }
 
+// By goal, the clicks are a row of their own (a click has no goal), apart from
+// the conversions whose postback named no goal.
 function dimensionValue(row, dimension, timeZone) {
   const value = row[rowField(dimension)];
+  if (dimension === "GOAL" && value === "") return "(no goal)";
+  if (dimension === "GOAL" && (value === null || value === undefined)) return "(clicks)";
   if (value === null || value === undefined || value === "") return null;
   if (dimension === "HOUR") return dateTime(value, timeZone);
   if (typeof value === "object") return value.name;
