@@ -319,10 +319,37 @@ def test_the_report_groups_by_a_dimension_and_drills_down_by_another(page, serve
     page.wait_for_function("row => !row.isConnected", arg=drawn)
     table.locator('th[aria-sort="ascending"]', has_text="Source").wait_for()
     page.get_by_label("Then by").select_option("DEVICE_TYPE")
-    alpha = page.locator("details", has_text="Source: alpha")
-    alpha.wait_for()
-    assert sorted(alpha.locator('td[data-label="Device"]').all_inner_texts()) == ["DESKTOP", "MOBILE"]
+    alpha = table.locator('tr.drilled[data-group="alpha"] td:first-child')
+    alpha.first.wait_for()
+    assert sorted(alpha.all_inner_texts()) == ["DESKTOP", "MOBILE"]
     page.locator(".chart canvas").first.wait_for()  # the chart drew
+
+
+def test_a_drill_down_shows_each_groups_figures_and_the_totals(page, server, api):
+    campaign_id = api.create_campaign("Drill-down")
+    sources = [f"site-{i}" for i in range(7)]
+    for i, source in enumerate(sources):
+        for ua in [CHROME_UA, IPHONE_UA][: 1 + i % 2]:
+            api.click(campaign_id, ua=f"{ua} drill-{i}", source=source)
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_label("Group by").select_option("SOURCE")
+    page.get_by_label("Then by").select_option("DEVICE_TYPE")
+    table = page.locator(".card", has=page.get_by_role("heading", name="Report")).locator("table")
+    table.locator("caption", has_text="then by device").wait_for()
+    # More than five groups: closed, each on one line with its own figures.
+    groups = table.locator("tbody tr.group")
+    assert groups.count() == 7 and table.locator("tr.drilled").count() == 0
+    clicks = {row.locator("td").first.inner_text().strip("▸ "): row.locator('[data-label="Clicks"]').inner_text() for row in groups.all()}
+    assert clicks == {source: str(1 + i % 2) for i, source in enumerate(sources)}
+    assert table.locator("tfoot td").first.inner_text() == "Total"
+    assert table.locator('tfoot [data-label="Clicks"]').inner_text() == "10"
+    table.get_by_role("button", name="Show 2 rows of site-1").click()
+    drilled = table.locator('tr.drilled[data-group="site-1"]')
+    assert sorted(drilled.locator("td:first-child").all_inner_texts()) == ["DESKTOP", "MOBILE"]
+    table.get_by_role("button", name="Hide 2 rows of site-1").click()
+    drilled.first.wait_for(state="detached")
+    offers = page.locator(".card", has=page.get_by_role("heading", name="Offers"))
+    assert "null" not in offers.inner_text()  # a table without totals draws none
 
 
 def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
@@ -559,7 +586,8 @@ def test_money_is_shown_as_stored_never_rounded_through_a_float(page, server, ap
     assert (kpi(page, "Cost"), kpi(page, "CPC"), kpi(page, "Profit")) == ("$0.0075", "$0.0025", "-$0.0075")
     report = page.locator(".card", has=page.get_by_role("heading", name="Report"))
     report.locator("tbody tr").nth(1).wait_for()
-    assert report.locator('td[data-label="Cost"]').all_inner_texts() == ["$0.005", "$0.0025"]
+    assert report.locator('tbody td[data-label="Cost"]').all_inner_texts() == ["$0.005", "$0.0025"]
+    assert report.locator('tfoot td[data-label="Cost"]').inner_text() == "$0.0075"
 
 
 LONG_NAME = "DE | Android | Sweeps iPhone 15 | ExoClick Push | Tier1 | June v2 (CPA)"

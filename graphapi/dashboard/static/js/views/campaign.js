@@ -29,12 +29,16 @@ const DIMENSIONS = {
 const rowField = (dimension) => dimension.toLowerCase().replace(/_(\w)/g, (_, c) => c.toUpperCase());
 const selection = (dimension) => (["OFFER", "LANDER", "CAMPAIGN"].includes(dimension) ? `${rowField(dimension)} { id name }` : rowField(dimension));
 
+// A drill-down also asks for the report by its first dimension alone: each
+// group's own figures (unique clicks and ratios do not add up from its rows).
 function reportQuery(dimensions) {
+  const range = "campaignId: $campaignId, since: $since, until: $until, timezone: $timezone";
   return `query Report($groupBy: [ReportDimension!]!, $campaignId: ID, $since: DateTime, $until: DateTime, $timezone: String) {
-    report(groupBy: $groupBy, campaignId: $campaignId, since: $since, until: $until, timezone: $timezone) {
+    report(groupBy: $groupBy, ${range}) {
       rows { ${dimensions.map(selection).join(" ")} stats { ${STATS_FIELDS} } }
       totals { ${STATS_FIELDS} }
     }
+    ${dimensions.length > 1 ? `groups: report(groupBy: [${dimensions[0]}], ${range}) { rows { ${selection(dimensions[0])} stats { ${STATS_FIELDS} } } }` : ""}
   }`;
 }
 
@@ -153,10 +157,10 @@ export function campaignView(app, id) {
       const range = app.range();
       const mine = latest.next();
       try {
-        const { report } = await gql(reportQuery(groupBy), {
+        const { report, groups } = await gql(reportQuery(groupBy), {
           groupBy, campaignId: c.id, since: range.since, until: range.until, timezone: range.timeZone,
         });
-        if (latest.is(mine)) table.replaceChildren(reportTable(report, groupBy, range.timeZone));
+        if (latest.is(mine)) table.replaceChildren(reportTable(report, groups, groupBy, range.timeZone));
       } catch (error) {
         if (latest.is(mine)) table.replaceChildren(errorBox(error));
       }
@@ -172,7 +176,7 @@ export function campaignView(app, id) {
       table);
   }
 
-  function reportTable(report, groupBy, timeZone) {
+  function reportTable(report, groups, groupBy, timeZone) {
     if (!report.rows.length) return emptyState("Nothing to report in this range.");
     const [first, second] = groupBy;
     const label = (row, d) => dimensionValue(row, d, timeZone) ?? "(none)";
@@ -184,22 +188,25 @@ export function campaignView(app, id) {
       descending: reportState.descending,
       onSort: (sortKey, descending) => { reportState = { ...reportState, sortKey, descending }; },
     };
+    const caption = `By ${DIMENSIONS[first].toLowerCase()}${second ? `, then by ${DIMENSIONS[second].toLowerCase()}` : ""}`;
     if (!second) {
       return sortableTable([{ key: "value", label: heading(first), text: "text", value: (r) => label(r, first), render: (r) => label(r, first) }, ...stats],
-        report.rows, { ...order, caption: `By ${DIMENSIONS[first].toLowerCase()}` });
+        report.rows, { ...order, caption, total: { stats: report.totals } });
     }
-    // Drill-down: each first-dimension value, with its rows by the second beneath it.
-    const groups = new Map();
+    // Drill-down: each first-dimension value with its own figures, and its
+    // rows by the second beneath it (open at first when there are few).
+    const inner = new Map();
     for (const row of report.rows) {
       const key = label(row, first);
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key).push(row);
+      if (!inner.has(key)) inner.set(key, []);
+      inner.get(key).push(row);
     }
-    return h("div", { class: "drill" }, [...groups].map(([key, rows]) =>
-      h("details", { open: groups.size <= 5 },
-        h("summary", {}, `${DIMENSIONS[first]}: ${key} `, h("span", { class: "muted" }, `(${rows.length} by ${DIMENSIONS[second].toLowerCase()})`)),
-        sortableTable([{ key: "value", label: heading(second), text: "text", value: (r) => label(r, second), render: (r) => label(r, second) }, ...stats],
-          rows, order))));
+    const value = (r) => label(r, "group" in r ? first : second);
+    return sortableTable([{ key: "value", label: `${heading(first)} › ${heading(second)}`, text: "text", value, render: value }, ...stats],
+      groups.rows.map((row) => ({ ...row, group: label(row, first) })), {
+        ...order, caption, total: { stats: report.totals },
+        drill: { key: (row) => row.group, rows: (row) => inner.get(row.group) ?? [], open: groups.rows.length <= 5 },
+      });
   }
 
   function assets(c) {
