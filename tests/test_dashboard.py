@@ -666,6 +666,20 @@ def test_the_goal_report_tells_clicks_from_conversions_without_a_goal(page, serv
     assert rows == {"(clicks)": ("3", "0"), "(no goal)": ("0", "1"), "lead": ("0", "1")}
 
 
+def test_large_figures_are_never_cut_and_a_phone_never_scrolls_sideways(page, server, api):
+    campaign_id = api.create_campaign("Big numbers", costModel="CPC", costValue="0.0025")
+    for i in range(3):
+        api.postback(click_id=api.click(campaign_id, ua=f"{CHROME_UA} big-{i}"), payout="999999999.123456")
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        open_view(page, server, f"#/campaigns/{campaign_id}")
+        page.locator(".chart canvas").first.wait_for()
+        assert kpi(page, "Revenue") == "$2,999,999,997.370368"
+        cut = page.locator(".kpis dd").evaluate_all("dds => dds.filter(dd => dd.scrollWidth > dd.clientWidth).map(dd => dd.textContent)")
+        assert cut == [], size
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], size
+
+
 def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, server, api):
     open_view(page, server, "#/campaigns/new")
     page.get_by_label("Name", exact=True).fill("Two offers")

@@ -40,6 +40,16 @@ function moneyFormat(currency, decimals) {
   return moneyFormats.get(key);
 }
 
+// A chart's axis: large amounts in short ("$1.2M"), so they fit beside it.
+export function shortMoney(amount, currency) {
+  if (Math.abs(amount) < 10000) return money(amount, currency);
+  try {
+    return new Intl.NumberFormat(locale, { style: "currency", currency, notation: "compact", maximumFractionDigits: 1 }).format(amount);
+  } catch {
+    return money(amount, currency);
+  }
+}
+
 export const count = (n) => (n === null || n === undefined ? DASH : integer.format(n));
 
 // The API reports percentages as numbers of percent (12.5 means 12.5 %).

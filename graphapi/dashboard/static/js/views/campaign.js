@@ -96,7 +96,7 @@ export function campaignView(app, id) {
         ["Revenue", money(s.revenue, s.currency)], ["Cost", money(s.cost, s.currency)], ["Profit", money(s.profit, s.currency)],
         ["ROI", pct(s.roi)], ["EPC", money(s.epc, s.currency)], ["CPC", money(s.cpc, s.currency)],
         ["Pending", `${count(s.pendingConversions)} · ${money(s.pendingRevenue, s.currency)}`], ["Rejected", count(s.rejectedConversions)]]
-        .map(([k, v]) => h("div", { dataset: { kpi: k } }, h("dt", {}, k), h("dd", {}, v))));
+        .map(([k, v]) => h("div", { dataset: { kpi: k } }, h("dt", {}, k), h("dd", { class: v.length > 10 ? "long" : null }, v))));
     const header = h("div", { class: "card campaign-head" },
       h("p", {},
         h("span", { class: `badge status-${c.status.toLowerCase()}` }, c.status.toLowerCase()), " ",
