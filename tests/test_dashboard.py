@@ -680,6 +680,22 @@ def test_large_figures_are_never_cut_and_a_phone_never_scrolls_sideways(page, se
         assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], size
 
 
+def test_rule_events_say_what_was_done(page, server, api):
+    campaign_id = api.create_campaign("Auto lists", costModel="CPC", costValue="1")
+    rule = "mutation($input: AddRuleInput!) { addRule(input: $input) { userErrors { message } } }"
+    api.gql(rule, input={"campaignId": campaign_id, "plugin": "auto_lists", "config": {"blacklist_min_cost": 1}})
+    clicks = [api.click(campaign_id, ua=f"{CHROME_UA} lists-{i}", source="zoneC") for i in range(2)]
+    api.postback(click_id=clicks[0], status="pending")  # spent 2, nothing approved
+    events = "query($id: ID) { ruleEvents(campaignId: $id) { edges { node { outcome } } } }"
+    deadline = time.monotonic() + 10
+    while not api.gql(events, id=campaign_id)["ruleEvents"]["edges"] and time.monotonic() < deadline:
+        time.sleep(0.1)  # rules run after the commit
+    open_view(page, server, f"#/rule-events/{campaign_id}")
+    row = page.locator("tbody tr").first
+    assert row.locator('[data-label="Outcome"]').inner_text() == "applied"
+    assert row.locator('[data-label="Message"]').inner_text() == "blacklisted zoneC"
+
+
 def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, server, api):
     open_view(page, server, "#/campaigns/new")
     page.get_by_label("Name", exact=True).fill("Two offers")
