@@ -696,6 +696,24 @@ def test_rule_events_say_what_was_done(page, server, api):
     assert row.locator('[data-label="Message"]').inner_text() == "blacklisted zoneC"
 
 
+def test_a_decimal_typo_is_explained_beside_its_field(page, server, api):
+    open_view(page, server, "#/campaigns/new")
+    page.get_by_label("Name", exact=True).fill("Typo")
+    page.get_by_label("Offer name").fill("Offer")
+    page.get_by_label("Offer URL").fill("https://offer.example/")
+    page.get_by_label("Default payout").fill("3,50")
+    graphql = []
+    page.on("request", lambda request: graphql.append(request) if request.url.endswith("/graphql") else None)
+    page.get_by_role("button", name="Create campaign").click()
+    error = page.locator(".field", has=page.get_by_label("Default payout")).locator(".field-error")
+    error.filter(has_text="Write 3.50").wait_for()
+    assert "Variable" not in error.inner_text() and graphql == []
+    page.get_by_label("Default payout").fill("3.50")
+    page.get_by_role("button", name="Create campaign").click()
+    page.get_by_role("heading", name="Typo").wait_for()
+    assert page.locator('td[data-label="Payout"]').inner_text() == "$3.50"
+
+
 def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, server, api):
     open_view(page, server, "#/campaigns/new")
     page.get_by_label("Name", exact=True).fill("Two offers")
