@@ -200,8 +200,8 @@ INSERT_OUTBOX = (
     "INSERT INTO outbox (created_at, conversion_id, previous_status, status, processed_at, attempts) "
     "VALUES (?, ?, ?, ?, ?, 0)"
 )
-_LOG_COLUMNS = "received_at, outcome, message, click_id, params, remote_addr, conversion_id"
-_INSERT_LOG = f"INSERT INTO postback ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_LOG_COLUMNS = "received_at, outcome, message, click_id, params, remote_addr, conversion_id, status"
+_INSERT_LOG = f"INSERT INTO postback ({_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 # PostgreSQL: everything a batch writes after reading, in one statement (one
 # round trip rather than five), from the same rows as arrays: the changed
 # conversions, the outbox, the rollups, the log and the announcements.
@@ -215,8 +215,8 @@ _WRITE_BACK_POSTGRES = (
     "SELECT t.*, 0 FROM unnest(?::timestamptz[], ?::bigint[], ?::text[], ?::text[], ?::timestamptz[]) AS t), "
     f"{rollups.ADD_CONVERSION_ROWS_POSTGRES}, "
     f"log AS (INSERT INTO postback ({_LOG_COLUMNS}) SELECT t.received_at, t.outcome, t.message, t.click_id, "
-    "t.params::jsonb, t.remote_addr, t.conversion_id FROM unnest(?::timestamptz[], ?::text[], ?::text[], "
-    "?::text[], ?::text[], ?::text[], ?::bigint[]) AS t(" + _LOG_COLUMNS + ")) "
+    "t.params::jsonb, t.remote_addr, t.conversion_id, t.status FROM unnest(?::timestamptz[], ?::text[], ?::text[], "
+    "?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[]) AS t(" + _LOG_COLUMNS + ")) "
     + NOTIFY
 )
 
@@ -356,7 +356,7 @@ class ConversionWriter:
         """The changed conversions, the outbox, the rollups, the log and the announcements."""
         announced = [row[1] for row in outbox]
         if self._postgres:
-            tables = ((changes, 8), (outbox, 5), (rollups.conversion_rows(sums), 10), (log, 7))
+            tables = ((changes, 8), (outbox, 5), (rollups.conversion_rows(sums), 10), (log, 8))
             arrays = [list(column) for rows, width in tables for column in _columns(rows, width)]
             await tx.execute(_WRITE_BACK_POSTGRES, [*arrays, *self._feed.notify_params(announced)])
             return
@@ -506,4 +506,5 @@ def _log_row(log: LogEntry, result: PostbackResult) -> tuple:
     return (
         log.received_at, result.outcome.value, result.message, log.click_id,
         params_json(log.params), log.remote_addr, result.conversion_id,
+        result.status.value if result.status is not None else None,
     )  # fmt: skip

@@ -197,6 +197,9 @@ class Postback(Model):
     conversion = fields.ForeignKeyField(
         "graphapi.Conversion", null=True, related_name="postbacks", db_constraint=False
     )
+    # The conversion's status once this postback was applied (what it set, or
+    # already was for a duplicate); its own status moves on with later ones.
+    status = fields.CharEnumField(ConversionStatus, max_length=16, null=True)
 
     class Meta:
         table = "postback"

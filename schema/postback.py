@@ -9,7 +9,7 @@ from strawberry.scalars import JSON
 
 from graphapi import models
 from schema.conversion import Conversion, load_conversion
-from schema.enums import PostbackOutcome
+from schema.enums import ConversionStatus, PostbackOutcome
 from schema.paging import Connection, page
 
 
@@ -22,6 +22,11 @@ class Postback:
     click_id: str | None
     params: JSON
     remote_addr: str | None
+    status: ConversionStatus | None = strawberry.field(
+        description="The conversion's status once this postback was applied: the status it set, or the one "
+        "it already had for a duplicate. `conversion.status` is the latest. Null when the postback was "
+        "refused, and for postbacks logged before graphapi recorded it."
+    )
     conversion_id: strawberry.Private[int | None]
 
     @classmethod
@@ -30,7 +35,7 @@ class Postback:
             id=strawberry.ID(str(row.id)), received_at=row.received_at,
             outcome=models.PostbackOutcome(row.outcome), message=row.message,
             click_id=row.click_id, params=row.params, remote_addr=row.remote_addr,
-            conversion_id=row.conversion_id,
+            status=models.ConversionStatus(row.status) if row.status else None, conversion_id=row.conversion_id,
         )  # fmt: skip
 
     @strawberry.field

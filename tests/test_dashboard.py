@@ -268,7 +268,14 @@ def test_the_postback_log_filters_by_outcome(page, server, api):
     api.postback(click_id="nosuchclick000000000000000000000")
     api.postback(click_id=click_id, payout="{payout}")
 
+    # Each row says the status its postback set, not the conversion's latest.
+    approved = api.postback(click_id=click_id, payout="2.00", goal="sale").json()
+    assert api.postback(click_id=click_id, goal="sale", status="chargeback").json()["result"] == "updated"
+
     open_view(page, server, "#/postbacks")
+    messages = page.locator('tbody tr td[data-label="Message"]')
+    assert messages.nth(0).inner_text() == f"conversion {approved['conversion_id']} (rejected)"
+    assert messages.nth(1).inner_text() == f"conversion {approved['conversion_id']} (approved; now rejected)"
     outcomes = set(page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.outcome)"))
     assert {"CREATED", "DUPLICATE", "UNKNOWN_CLICK", "INVALID"} <= outcomes
 
@@ -312,10 +319,37 @@ def test_the_report_groups_by_a_dimension_and_drills_down_by_another(page, serve
     page.wait_for_function("row => !row.isConnected", arg=drawn)
     table.locator('th[aria-sort="ascending"]', has_text="Source").wait_for()
     page.get_by_label("Then by").select_option("DEVICE_TYPE")
-    alpha = page.locator("details", has_text="Source: alpha")
-    alpha.wait_for()
-    assert sorted(alpha.locator('td[data-label="Device"]').all_inner_texts()) == ["DESKTOP", "MOBILE"]
+    alpha = table.locator('tr.drilled[data-group="alpha"] td:first-child')
+    alpha.first.wait_for()
+    assert sorted(alpha.all_inner_texts()) == ["DESKTOP", "MOBILE"]
     page.locator(".chart canvas").first.wait_for()  # the chart drew
+
+
+def test_a_drill_down_shows_each_groups_figures_and_the_totals(page, server, api):
+    campaign_id = api.create_campaign("Drill-down")
+    sources = [f"site-{i}" for i in range(7)]
+    for i, source in enumerate(sources):
+        for ua in [CHROME_UA, IPHONE_UA][: 1 + i % 2]:
+            api.click(campaign_id, ua=f"{ua} drill-{i}", source=source)
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_label("Group by").select_option("SOURCE")
+    page.get_by_label("Then by").select_option("DEVICE_TYPE")
+    table = page.locator(".card", has=page.get_by_role("heading", name="Report")).locator("table")
+    table.locator("caption", has_text="then by device").wait_for()
+    # More than five groups: closed, each on one line with its own figures.
+    groups = table.locator("tbody tr.group")
+    assert groups.count() == 7 and table.locator("tr.drilled").count() == 0
+    clicks = {row.locator("td").first.inner_text().strip("▸ "): row.locator('[data-label="Clicks"]').inner_text() for row in groups.all()}
+    assert clicks == {source: str(1 + i % 2) for i, source in enumerate(sources)}
+    assert table.locator("tfoot td").first.inner_text() == "Total"
+    assert table.locator('tfoot [data-label="Clicks"]').inner_text() == "10"
+    table.get_by_role("button", name="Show 2 rows of site-1").click()
+    drilled = table.locator('tr.drilled[data-group="site-1"]')
+    assert sorted(drilled.locator("td:first-child").all_inner_texts()) == ["DESKTOP", "MOBILE"]
+    table.get_by_role("button", name="Hide 2 rows of site-1").click()
+    drilled.first.wait_for(state="detached")
+    offers = page.locator(".card", has=page.get_by_role("heading", name="Offers"))
+    assert "null" not in offers.inner_text()  # a table without totals draws none
 
 
 def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
@@ -366,6 +400,27 @@ def test_edit_forms_show_user_errors_next_to_their_fields(page, server, api):
     page.get_by_role("button", name="Pause Forms").click()
     page.locator(".campaign-head .badge", has_text="paused").wait_for()
     page.get_by_role("button", name="Resume Forms").wait_for()
+
+
+def test_source_lists_keep_one_entry_per_line_spaces_and_commas_included(page, server, api):
+    campaign_id = api.create_campaign("Source lists")
+    lists = "query($id: ID!) { campaign(id: $id) { sourceBlacklist sourceWhitelist } }"
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_role("button", name="Edit campaign").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Source blacklist").fill("Top Sites Network\n  site.com,zone 5  \n\nbadzone\n")
+    dialog.get_by_label("Source whitelist").fill("Push Network One")
+    dialog.get_by_role("button", name="Save campaign").click()
+    dialog.wait_for(state="detached")
+    expected = {"sourceBlacklist": ["Top Sites Network", "site.com,zone 5", "badzone"], "sourceWhitelist": ["Push Network One"]}
+    assert api.gql(lists, id=campaign_id)["campaign"] == expected
+
+    # Saved again untouched, the entries stay as they are.
+    page.get_by_role("button", name="Edit campaign").click()
+    assert page.get_by_role("dialog").get_by_label("Source blacklist").input_value() == "Top Sites Network\nsite.com,zone 5\nbadzone"
+    page.get_by_role("dialog").get_by_role("button", name="Save campaign").click()
+    page.get_by_role("dialog").wait_for(state="detached")
+    assert api.gql(lists, id=campaign_id)["campaign"] == expected
 
 
 def test_api_errors_are_shown_not_a_blank_page(page, server):
@@ -508,6 +563,155 @@ def test_ranges_are_local_days_in_the_chosen_time_zone(page, server, api):
     row.locator('[data-label="Clicks"]', has_text="1").wait_for()
     page.reload()  # the choice is remembered
     assert page.get_by_label("Range", exact=True).input_value() == "30d"
+
+
+def test_money_is_shown_as_stored_never_rounded_through_a_float(page, server, api):
+    open_view(page, server)
+    money = """([amount, currency]) => import("/js/format.js").then((format) => format.money(amount, currency))"""
+    cases = {
+        ("0.0025", "USD"): "$0.0025", ("0.025", "USD"): "$0.025", ("3.123456", "USD"): "$3.123456",
+        ("7.50", "USD"): "$7.50", ("7.5", "USD"): "$7.50", ("2.100000", "USD"): "$2.10", ("0", "USD"): "$0.00",
+        ("-0.030000", "USD"): "-$0.03", ("1234567.000001", "USD"): "$1,234,567.000001",
+        ("9007199254740993.01", "USD"): "$9,007,199,254,740,993.01", ("0.005", "EUR"): "€0.005", ("500", "JPY"): "¥500",
+    }  # fmt: skip
+    shown = {case: page.evaluate(money, list(case)) for case in cases}
+    assert shown == cases
+
+    # A sub-cent CPC: the campaign's cost, its CPC and each source's cost add up.
+    campaign_id = api.create_campaign("Sub-cent", costModel="CPC", costValue="0.0025")
+    for source in ("s0", "s0", "s1"):
+        api.click(campaign_id, ua=f"{CHROME_UA} {source}-{time.monotonic_ns()}", source=source)
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_text("Cost: CPC $0.0025").wait_for()
+    assert (kpi(page, "Cost"), kpi(page, "CPC"), kpi(page, "Profit")) == ("$0.0075", "$0.0025", "-$0.0075")
+    report = page.locator(".card", has=page.get_by_role("heading", name="Report"))
+    report.locator("tbody tr").nth(1).wait_for()
+    assert report.locator('tbody td[data-label="Cost"]').all_inner_texts() == ["$0.005", "$0.0025"]
+    assert report.locator('tfoot td[data-label="Cost"]').inner_text() == "$0.0075"
+
+
+LONG_NAME = "DE | Android | Sweeps iPhone 15 | ExoClick Push | Tier1 | June v2 (CPA)"
+
+
+def test_long_names_wrap_and_every_figure_stays_on_screen_at_1280_px(page, server, api):
+    campaign_id = api.create_campaign(LONG_NAME, trafficSource="ExoClick-Germany-Push-Network-Premium-Tier-1-Traffic")
+    source = "Top-Sites-Network-Premium-Placement-Zone-1234567-Germany-Android"
+    click_id = api.click(campaign_id, source=source, creative="creative-" + "x" * 60)
+    api.postback(click_id=click_id, payout="2.50", goal="first-deposit-" + "y" * 40, note="z" * 300)
+
+    def fits(last_cell) -> None:
+        """The table needs no sideways scroll and the row's last cell is on screen."""
+        widths = page.locator("thead th").evaluate_all("ths => ths.map(th => th.textContent + ':' + Math.round(th.getBoundingClientRect().width))")
+        assert page.locator(".table-wrap").first.evaluate("wrap => wrap.scrollWidth <= wrap.clientWidth"), " ".join(widths)
+        box = last_cell.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= DESKTOP["width"], box
+
+    open_view(page, server)
+    row = page.locator(f'tr[data-campaign-id="{campaign_id}"]')
+    assert row.get_by_role("link", name=LONG_NAME).is_visible()
+    fits(row.get_by_role("button", name=f"Pause {LONG_NAME}"))
+    for label in ("CR", "Revenue", "Cost", "Profit", "ROI", "EPC"):
+        fits(row.locator(f'[data-label="{label}"]'))
+
+    open_view(page, server, "#/conversions")
+    row = page.locator("#conversion-rows tr").first
+    assert row.locator('[data-label="Click id"]').inner_text() == click_id
+    fits(row.locator('[data-label="Click id"]'))
+    assert row.locator('[data-label="Source"] [title]').get_attribute("title") == source  # cut, in full in the tooltip
+
+    open_view(page, server, "#/postbacks")
+    row = page.locator("tbody tr").first
+    fits(row.locator('[data-label="Parameters"]'))
+    assert "z" * 300 in row.locator('[data-label="Parameters"] [title]').get_attribute("title")
+
+    open_view(page, server, "#/rule-events")  # no rule here: at least no error
+
+
+def test_every_time_says_its_time_zone(page, server, api):
+    campaign_id = api.create_campaign("Zones")
+    rule = "mutation($input: AddRuleInput!) { addRule(input: $input) { userErrors { message } } }"
+    api.gql(rule, input={"campaignId": campaign_id, "plugin": "conversion_cap", "config": {"max_conversions": 1}})
+    api.postback(click_id=api.click(campaign_id, ua=f"{CHROME_UA} zones"), payout="1")
+    events = "query($id: ID) { ruleEvents(campaignId: $id) { edges { node { id } } } }"
+    deadline = time.monotonic() + 10
+    while not api.gql(events, id=campaign_id)["ruleEvents"]["edges"] and time.monotonic() < deadline:
+        time.sleep(0.1)  # rules run after the commit
+    open_view(page, server)
+    page.get_by_label("Time zone").select_option("America/New_York")
+    for hash_, label in (("#/conversions", "Time"), ("#/postbacks", "Received"), ("#/rule-events", "Time")):
+        open_view(page, server, hash_)
+        assert page.locator("thead th").first.inner_text().split() == [label, "America/New_York"], hash_
+        cell = page.locator("tbody td").first
+        assert cell.get_attribute("data-label") == f"{label} (America/New_York)"  # phone width shows this label
+    # The report by hour says whose hours they are.
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_label("Group by").select_option("HOUR")
+    report = page.locator(".card", has=page.get_by_role("heading", name="Report"))
+    report.get_by_role("button", name="Hour (America/New_York)").wait_for()
+
+
+def test_the_goal_report_tells_clicks_from_conversions_without_a_goal(page, server, api):
+    campaign_id = api.create_campaign("Goals")
+    clicks = [api.click(campaign_id, ua=f"{CHROME_UA} goals-{i}") for i in range(3)]
+    api.postback(click_id=clicks[0], payout="1")
+    api.postback(click_id=clicks[1], payout="2", goal="lead")
+    open_view(page, server, f"#/campaigns/{campaign_id}")
+    page.get_by_label("Group by").select_option("GOAL")
+    table = page.locator(".card", has=page.get_by_role("heading", name="Report")).locator("table")
+    table.locator("caption", has_text="By goal").wait_for()
+    rows = {
+        row.locator('[data-label="Goal"]').inner_text(): (row.locator('[data-label="Clicks"]').inner_text(), row.locator('[data-label="Conv."]').inner_text())
+        for row in table.locator("tbody tr").all()
+    }  # fmt: skip
+    assert rows == {"(clicks)": ("3", "0"), "(no goal)": ("0", "1"), "lead": ("0", "1")}
+
+
+def test_large_figures_are_never_cut_and_a_phone_never_scrolls_sideways(page, server, api):
+    campaign_id = api.create_campaign("Big numbers", costModel="CPC", costValue="0.0025")
+    for i in range(3):
+        api.postback(click_id=api.click(campaign_id, ua=f"{CHROME_UA} big-{i}"), payout="999999999.123456")
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        open_view(page, server, f"#/campaigns/{campaign_id}")
+        page.locator(".chart canvas").first.wait_for()
+        assert kpi(page, "Revenue") == "$2,999,999,997.370368"
+        cut = page.locator(".kpis dd").evaluate_all("dds => dds.filter(dd => dd.scrollWidth > dd.clientWidth).map(dd => dd.textContent)")
+        assert cut == [], size
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], size
+
+
+def test_rule_events_say_what_was_done(page, server, api):
+    campaign_id = api.create_campaign("Auto lists", costModel="CPC", costValue="1")
+    rule = "mutation($input: AddRuleInput!) { addRule(input: $input) { userErrors { message } } }"
+    api.gql(rule, input={"campaignId": campaign_id, "plugin": "auto_lists", "config": {"blacklist_min_cost": 1}})
+    clicks = [api.click(campaign_id, ua=f"{CHROME_UA} lists-{i}", source="zoneC") for i in range(2)]
+    api.postback(click_id=clicks[0], status="pending")  # spent 2, nothing approved
+    events = "query($id: ID) { ruleEvents(campaignId: $id) { edges { node { outcome } } } }"
+    deadline = time.monotonic() + 10
+    while not api.gql(events, id=campaign_id)["ruleEvents"]["edges"] and time.monotonic() < deadline:
+        time.sleep(0.1)  # rules run after the commit
+    open_view(page, server, f"#/rule-events/{campaign_id}")
+    row = page.locator("tbody tr").first
+    assert row.locator('[data-label="Outcome"]').inner_text() == "applied"
+    assert row.locator('[data-label="Message"]').inner_text() == "blacklisted zoneC"
+
+
+def test_a_decimal_typo_is_explained_beside_its_field(page, server, api):
+    open_view(page, server, "#/campaigns/new")
+    page.get_by_label("Name", exact=True).fill("Typo")
+    page.get_by_label("Offer name").fill("Offer")
+    page.get_by_label("Offer URL").fill("https://offer.example/")
+    page.get_by_label("Default payout").fill("3,50")
+    graphql = []
+    page.on("request", lambda request: graphql.append(request) if request.url.endswith("/graphql") else None)
+    page.get_by_role("button", name="Create campaign").click()
+    error = page.locator(".field", has=page.get_by_label("Default payout")).locator(".field-error")
+    error.filter(has_text="Write 3.50").wait_for()
+    assert "Variable" not in error.inner_text() and graphql == []
+    page.get_by_label("Default payout").fill("3.50")
+    page.get_by_role("button", name="Create campaign").click()
+    page.get_by_role("heading", name="Typo").wait_for()
+    assert page.locator('td[data-label="Payout"]').inner_text() == "$3.50"
 
 
 def test_offer_rows_can_be_added_and_removed_and_errors_find_their_row(page, server, api):

@@ -402,7 +402,7 @@ async def test_conversions_postbacks_and_rule_events_lists(client, key, services
     await insert_conversion(services.db, other_click)
     now = datetime.now(timezone.utc)
     await models.Postback.create(received_at=now, outcome="created", click_id="abc", params={"payout": "1"},
-                                 remote_addr="198.51.100.1", conversion_id=approved)  # fmt: skip
+                                 remote_addr="198.51.100.1", conversion_id=approved, status="pending")  # fmt: skip
     await models.Postback.create(received_at=now, outcome="unknown_click", message="no such click", params={})
     await models.RuleEvent.create(plugin="pause", campaign=campaign, conversion_id=pending, action="pause_campaign",
                                   detail={"roi": -90}, outcome="applied")  # fmt: skip
@@ -410,8 +410,8 @@ async def test_conversions_postbacks_and_rule_events_lists(client, key, services
     data = await gql(client, key, """query($c: ID) {
         conversions(campaignId: $c) { edges { node { id status } } }
         pending: conversions(status: PENDING) { edges { node { id } } }
-        postbacks { edges { node { outcome clickId params remoteAddr message conversion { id } } } }
-        unknown: postbacks(outcome: UNKNOWN_CLICK) { edges { node { message conversion { id } } } }
+        postbacks { edges { node { outcome clickId params remoteAddr message status conversion { id } } } }
+        unknown: postbacks(outcome: UNKNOWN_CLICK) { edges { node { message status conversion { id } } } }
         ruleEvents(campaignId: $c) { edges { node { plugin action detail outcome campaign { id } conversion { id } } } }
         all: ruleEvents { edges { node { outcome message } } }
         rulePlugins { name description configSchema } }""", c=str(campaign.id))  # fmt: skip
@@ -422,9 +422,9 @@ async def test_conversions_postbacks_and_rule_events_lists(client, key, services
     assert [e["node"]["outcome"] for e in data["postbacks"]["edges"]] == ["UNKNOWN_CLICK", "CREATED"]
     assert data["postbacks"]["edges"][1]["node"] == {
         "outcome": "CREATED", "clickId": "abc", "params": {"payout": "1"}, "remoteAddr": "198.51.100.1",
-        "message": None, "conversion": {"id": str(approved)},
+        "message": None, "status": "PENDING", "conversion": {"id": str(approved)},
     }  # fmt: skip
-    assert data["unknown"]["edges"] == [{"node": {"message": "no such click", "conversion": None}}]
+    assert data["unknown"]["edges"] == [{"node": {"message": "no such click", "status": None, "conversion": None}}]
     assert [e["node"] for e in data["ruleEvents"]["edges"]] == [{
         "plugin": "pause", "action": "pause_campaign", "detail": {"roi": -90}, "outcome": "APPLIED",
         "campaign": {"id": str(campaign.id)}, "conversion": {"id": str(pending)},

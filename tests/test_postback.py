@@ -65,6 +65,11 @@ async def test_postback_sequence_moves_the_figures(client, services, cost):
     assert outbox == [None, "pending", "approved", "rejected", "approved"]
     outcomes = [row[0] for row in await log_rows(services.db)]
     assert outcomes == [result for _, result, _ in SEQUENCE]
+    # Each log row keeps the status its postback left (the conversion's own is the latest).
+    logged = await services.db.fetch("SELECT status FROM postback ORDER BY id")
+    assert [row[0] for row in logged] == [
+        "pending", "pending", "approved", "approved", "rejected", "approved", "approved", "approved"
+    ]
 
 
 async def test_late_status_is_explained(client, services):
@@ -160,6 +165,8 @@ async def test_log_keeps_raw_parameters_and_peer(client, services):
     created = await client.get(f"/postback?click_id={click_id}&payout=1&note=a&note=b&long={'y' * 3000}")
     ((outcome, message, logged_click, params, remote_addr, conversion_id),) = await log_rows(services.db)
     assert (outcome, message, logged_click, remote_addr) == ("created", None, click_id, "203.0.113.7")
+    await client.get("/postback?click_id=nosuchclick")
+    assert [row[0] for row in await services.db.fetch("SELECT status FROM postback ORDER BY id")] == ["approved", None]
     assert conversion_id == created.json()["conversion_id"]
     assert json.loads(params) == {"click_id": click_id, "payout": "1", "note": ["a", "b"], "long": "y" * 1024}
 

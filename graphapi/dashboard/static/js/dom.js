@@ -25,6 +25,11 @@ export function emptyState(title, ...body) {
   return h("div", { class: "empty" }, h("p", { class: "empty-title" }, title), ...body);
 }
 
+// Text that is cut with an ellipsis when long, the whole of it in the tooltip.
+export function cut(text, className = "cut") {
+  return h("span", { class: className, title: text }, text);
+}
+
 export function copyField(label, value, id) {
   const input = h("input", { id, value, readOnly: true, class: "mono", "aria-label": label });
   const status = h("span", { class: "copied", "aria-live": "polite" });
@@ -55,26 +60,48 @@ export function latestOnly() {
 }
 
 // A table sortable by any column whose header is clicked (or activated by
-// keyboard). columns: [{ key, label, value(row) for sorting, render(row), numeric }]
+// keyboard). columns: [{ key, label, value(row) for sorting, render(row), numeric,
+// text (a name or message that wraps: "text", or "text name" for a name) }]
 // onSort(key, descending): the user sorted it, so a view that draws the table
 // again (new figures) can keep that order.
-export function sortableTable(columns, rows, { sortKey, descending = true, caption, rowProps, onSort } = {}) {
+// total: a row of totals, drawn last (its first cell says "Total").
+// drill: { rows(row), key(row), open }: each row's own rows (a drill-down),
+// beneath it in the same order, shown and hidden by a toggle in its first cell.
+export function sortableTable(columns, rows, { sortKey, descending = true, caption, rowProps, onSort, total, drill } = {}) {
   let key = sortKey ?? columns[0].key;
   let desc = descending;
+  const opened = new Set(drill?.open ? rows.map(drill.key) : []);
   const table = h("table", { class: "data" });
   // Phone width hides the header row, so sorting gets a select of its own there.
   const sortable = columns.filter((c) => c.value);
   const sortId = `sort${++fieldIds}`;
   const sortSelect = h("select", { id: sortId, onchange: () => { key = sortSelect.value; desc = sortable.find((c) => c.key === key).numeric ?? false; resort(); } },
     sortable.map((c) => h("option", { value: c.key }, c.label)));
+  const cell = (c, row, before = null) => h("td", { class: c.numeric ? "num" : c.text ?? null, "data-label": c.label }, before, c.render(row));
+  const toggle = (row) => {
+    const id = drill.key(row);
+    const open = opened.has(id);
+    return h("button", {
+      type: "button", class: "toggle", "aria-expanded": String(open), "aria-label": `${open ? "Hide" : "Show"} ${drill.rows(row).length} rows of ${drill.key(row)}`,
+      onclick: () => { if (open) opened.delete(id); else opened.add(id); draw(); },
+    }, open ? "▾" : "▸");
+  };
   const draw = () => {
     sortSelect.value = key;
     const column = columns.find((c) => c.key === key);
-    const sorted = [...rows].sort((a, b) => {
+    const sort = (list) => [...list].sort((a, b) => {
       const [x, y] = [column.value(a), column.value(b)];
       const order = x === y ? 0 : x === null || x === undefined ? 1 : y === null || y === undefined ? -1 : x < y ? -1 : 1;
       return desc ? -order : order;
     });
+    const sorted = sort(rows);
+    const rowsOf = (row) => {
+      const drawn = h("tr", rowProps ? rowProps(row) : {}, columns.map((c, i) => cell(c, row, i === 0 && drill ? toggle(row) : null)));
+      if (!drill) return [drawn];
+      drawn.classList.add("group");
+      if (!opened.has(drill.key(row))) return [drawn];
+      return [drawn, ...sort(drill.rows(row)).map((inner) => h("tr", { class: "drilled", dataset: { group: drill.key(row) } }, columns.map((c) => cell(c, inner))))];
+    };
     table.replaceChildren(
       ...(caption ? [h("caption", {}, caption)] : []),
       h("thead", {}, h("tr", {}, columns.map((c) =>
@@ -87,9 +114,8 @@ export function sortableTable(columns, rows, { sortKey, descending = true, capti
               c.label, h("span", { "aria-hidden": "true" }, c.key === key ? (desc ? " ▼" : " ▲") : ""))
           : c.label),
       ))),
-      h("tbody", {}, sorted.map((row) =>
-        h("tr", rowProps ? rowProps(row) : {}, columns.map((c) => h("td", { class: c.numeric ? "num" : null, "data-label": c.label }, c.render(row)))),
-      )),
+      h("tbody", {}, sorted.map(rowsOf)),
+      ...(total ? [h("tfoot", {}, h("tr", { class: "total" }, columns.map((c, i) => (i === 0 ? h("td", { "data-label": c.label }, "Total") : cell(c, total)))))] : []),
     );
   };
   const resort = () => { onSort?.(key, desc); draw(); };

@@ -6,18 +6,48 @@ const integer = new Intl.NumberFormat(locale);
 const percent = new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 2 });
 export const DASH = "—";
 
+// Money comes from the API as an exact decimal string ("0.0025") and is shown
+// as stored: with the currency's usual decimals at least (2 for USD), more when
+// the amount has them (up to the 6 the API keeps). The string itself is
+// formatted, with exactly its own number of decimals, so no float rounds it
+// ("0.025" is not "$0.03").
+const MAX_DECIMALS = 6;
+
 export function money(amount, currency) {
-  if (amount === null || amount === undefined) return DASH;
-  if (!moneyFormats.has(currency)) {
+  if (amount === null || amount === undefined || amount === "") return DASH;
+  // A number (a chart's axis tick) is read to the API's precision first.
+  const text = typeof amount === "number" ? amount.toFixed(MAX_DECIMALS) : String(amount).trim();
+  const exact = /^-?\d+(?:\.(\d*))?$/.exec(text);
+  const decimals = exact ? Math.min((exact[1] ?? "").replace(/0+$/, "").length, MAX_DECIMALS) : MAX_DECIMALS;
+  return moneyFormat(currency, decimals)(exact ? text : Number(text));
+}
+
+function moneyFormat(currency, decimals) {
+  const key = `${currency} ${decimals}`;
+  if (!moneyFormats.has(key)) {
     let format;
     try {
-      format = new Intl.NumberFormat(locale, { style: "currency", currency });
+      const usual = new Intl.NumberFormat(locale, { style: "currency", currency }).resolvedOptions().minimumFractionDigits;
+      const digits = Math.max(usual, decimals);
+      const intl = new Intl.NumberFormat(locale, { style: "currency", currency, minimumFractionDigits: digits, maximumFractionDigits: digits });
+      format = (value) => intl.format(value);
     } catch {
-      format = { format: (n) => `${n.toFixed(2)} ${currency}` };
+      // Not a currency this browser knows: the amount as sent, then the code.
+      format = (value) => `${value} ${currency}`;
     }
-    moneyFormats.set(currency, format);
+    moneyFormats.set(key, format);
   }
-  return moneyFormats.get(currency).format(Number(amount));
+  return moneyFormats.get(key);
+}
+
+// A chart's axis: large amounts in short ("$1.2M"), so they fit beside it.
+export function shortMoney(amount, currency) {
+  if (Math.abs(amount) < 10000) return money(amount, currency);
+  try {
+    return new Intl.NumberFormat(locale, { style: "currency", currency, notation: "compact", maximumFractionDigits: 1 }).format(amount);
+  } catch {
+    return money(amount, currency);
+  }
 }
 
 export const count = (n) => (n === null || n === undefined ? DASH : integer.format(n));
@@ -25,9 +55,12 @@ export const count = (n) => (n === null || n === undefined ? DASH : integer.form
 // The API reports percentages as numbers of percent (12.5 means 12.5 %).
 export const pct = (n) => (n === null || n === undefined ? DASH : percent.format(n / 100));
 
+// Date and time, each kept on one line, so a narrow column breaks only between them.
 export function dateTime(iso, timeZone) {
   if (!iso) return DASH;
-  return new Date(iso).toLocaleString(locale, { timeZone, dateStyle: "medium", timeStyle: "medium" });
+  const moment = new Date(iso);
+  const unbroken = (text) => text.replace(/ /g, "\u00a0");
+  return `${unbroken(moment.toLocaleDateString(locale, { timeZone, dateStyle: "medium" }))}, ${unbroken(moment.toLocaleTimeString(locale, { timeZone, timeStyle: "medium" }))}`;
 }
 
 export function localZone() {

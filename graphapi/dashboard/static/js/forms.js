@@ -15,7 +15,10 @@ const CONVERT = {
   optional: (el) => el.value.trim() || null, // empty clears a nullable field
   default: (el) => el.value.trim() || undefined, // empty takes the API's default
   int: (el) => (el.value.trim() === "" ? undefined : Number(el.value)),
-  list: (el) => el.value.split(/[\s,]+/).filter(Boolean),
+  // One entry a line: a source name may hold spaces and commas ("Top Sites Network").
+  decimal: (el) => decimal(el) ?? undefined, // empty takes the API's default
+  optionalDecimal: (el) => decimal(el) ?? null, // empty clears it
+  list: (el) => el.value.split("\n").map((line) => line.trim()).filter(Boolean),
   bool: (el) => el.checked,
   skip: () => undefined,
   json: (el) => {
@@ -27,6 +30,16 @@ const CONVERT = {
     }
   },
 };
+
+// An amount as the API takes it ("3.50"), checked here so a typo gets a plain
+// message beside its field rather than GraphQL's coercion error.
+function decimal(el) {
+  const text = el.value.trim();
+  if (!text) return null;
+  if (/^\d+(\.\d+)?$/.test(text)) return text;
+  const hint = /^\d+,\d+$/.test(text) ? ` Write ${text.replace(",", ".")}: a '.' before the cents, not a ','.` : "";
+  throw new FieldError(el.dataset.path, `${JSON.stringify(text)} is not a decimal number; write digits and a '.', such as 3.50.${hint}`);
+}
 
 // GraphQL refuses a value of the wrong type (a weight of "x") before the
 // mutation runs, in a message that names the variable path: that is the
@@ -113,7 +126,7 @@ function offerFields(prefix, offer = {}) {
     field("Offer name", `${prefix}.name`, { value: offer.name, required: true }),
     field("Offer URL", `${prefix}.url`, { kind: "url", value: offer.url, required: true, placeholder: "https://network.example/offer?click_id={click_id}", hint: "Macros: {click_id}, {subid}, {source}, {creative}, {country}…" }),
     typed(field("Weight", `${prefix}.weight`, { kind: "number", value: offer.weight ?? 100, step: 1 }), "int"),
-    typed(field("Default payout", `${prefix}.payout`, { kind: "text", value: offer.payout ?? "", placeholder: "0.00" }), "default"),
+    typed(field("Default payout", `${prefix}.payout`, { kind: "text", value: offer.payout ?? "", placeholder: "0.00" }), "decimal"),
   ];
 }
 
@@ -153,8 +166,8 @@ function campaignFields(c = {}) {
     field("Name", "input.name", { value: c.name, required: true }),
     typed(field("Traffic source", "input.trafficSource", { value: c.trafficSource, placeholder: "e.g. PropellerAds" }), "optional"),
     field("Cost model", "input.costModel", { kind: "select", options: COST_MODELS, value: c.costModel ?? "NONE" }),
-    typed(field("Cost value", "input.costValue", { value: c.costValue ?? "", placeholder: "0.00", hint: "Per click (CPC), per 1000 clicks (CPM), per conversion (CPA) or percent of revenue (REVSHARE)" }), "default"),
-    typed(field("Daily budget", "input.dailyBudget", { value: c.dailyBudget ?? "", placeholder: "none" }), "optional"),
+    typed(field("Cost value", "input.costValue", { value: c.costValue ?? "", placeholder: "0.00", hint: "Per click (CPC), per 1000 clicks (CPM), per conversion (CPA) or percent of revenue (REVSHARE)" }), "decimal"),
+    typed(field("Daily budget", "input.dailyBudget", { value: c.dailyBudget ?? "", placeholder: "none" }), "optionalDecimal"),
     typed(field("Fallback URL", "input.fallbackUrl", { kind: "url", value: c.fallbackUrl ?? "", hint: "Where visitors go while the campaign is paused" }), "optional"),
   ];
 }
@@ -184,7 +197,7 @@ export function campaignForm(app, campaign, done) {
       ...campaignFields(campaign),
       field("Status", "input.status", { kind: "select", options: STATUSES, value: campaign.status }),
       typed(field("Source whitelist", "input.sourceWhitelist", { kind: "textarea", value: campaign.sourceWhitelist.join("\n"), hint: "One source per line" }), "list"),
-      typed(field("Source blacklist", "input.sourceBlacklist", { kind: "textarea", value: campaign.sourceBlacklist.join("\n"), hint: "Clicks from these sources go to the fallback URL" }), "list"),
+      typed(field("Source blacklist", "input.sourceBlacklist", { kind: "textarea", value: campaign.sourceBlacklist.join("\n"), hint: "One source per line; clicks from these sources go to the fallback URL" }), "list"),
     ],
     mutation: `mutation Update($input: UpdateCampaignInput!) { updateCampaign(input: $input) { campaign { id } ${USER_ERRORS} } }`,
     payload: "updateCampaign",

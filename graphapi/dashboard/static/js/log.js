@@ -3,13 +3,15 @@
 
 import { errorBox, h } from "./dom.js";
 
-export function pagedTable({ caption, headers, numeric = [], row, fetchPage, empty }) {
+// `zoned`: the headers of columns of times, which name the time zone they are in.
+export function pagedTable({ caption, headers, numeric = [], zoned = [], timeZone, row, fetchPage, empty }) {
   const tbody = h("tbody");
   const problem = h("div");
   const more = h("button", { type: "button", class: "more", onclick: () => page(false).catch((e) => problem.replaceChildren(errorBox(e))) }, "Show older");
   const table = h("div", { class: "table-wrap" }, h("table", { class: "data" },
     h("caption", {}, caption),
-    h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col", class: numeric.includes(c) ? "num" : null }, c)))),
+    h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col", class: numeric.includes(c) ? "num" : null },
+      c, zoned.includes(c) ? h("small", { class: "zone" }, timeZone) : null)))),
     tbody));
   const element = h("div");
   let after = null;
@@ -38,6 +40,7 @@ export function pagedTable({ caption, headers, numeric = [], row, fetchPage, emp
 // A view of one such list: heading, filters, the list, and its errors.
 // `filters` are labelled controls whose change reloads the list.
 export function logView(app, { title, hint, filters = [], extra = [], table }) {
+  const timeZone = app.prefs.timeZone;
   const body = h("div", { class: "view-body", "aria-live": "polite" });
   const root = h("section", { class: "view", "aria-labelledby": "view-title" },
     h("div", { class: "view-head" }, h("h1", { id: "view-title" }, title), ...extra),
@@ -49,7 +52,7 @@ export function logView(app, { title, hint, filters = [], extra = [], table }) {
       }),
       h("button", { type: "button", onclick: () => load() }, "Refresh")),
     body);
-  const log = pagedTable(table);
+  const log = pagedTable({ ...table, timeZone });
 
   async function load() {
     try {

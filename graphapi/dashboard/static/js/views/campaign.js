@@ -2,7 +2,7 @@
 // with drill-down, its offers, landers and rules (each editable).
 
 import { gql } from "../api.js";
-import { copyField, debounce, emptyState, errorBox, h, latestOnly, sortableTable } from "../dom.js";
+import { copyField, cut, debounce, emptyState, errorBox, h, latestOnly, sortableTable } from "../dom.js";
 import { count, dateTime, money, pct } from "../format.js";
 import { campaignForm, landerForm, offerForm, openDialog, ruleForm } from "../forms.js";
 import { STATS_FIELDS, statsColumns } from "../stats.js";
@@ -29,17 +29,25 @@ const DIMENSIONS = {
 const rowField = (dimension) => dimension.toLowerCase().replace(/_(\w)/g, (_, c) => c.toUpperCase());
 const selection = (dimension) => (["OFFER", "LANDER", "CAMPAIGN"].includes(dimension) ? `${rowField(dimension)} { id name }` : rowField(dimension));
 
+// A drill-down also asks for the report by its first dimension alone: each
+// group's own figures (unique clicks and ratios do not add up from its rows).
 function reportQuery(dimensions) {
+  const range = "campaignId: $campaignId, since: $since, until: $until, timezone: $timezone";
   return `query Report($groupBy: [ReportDimension!]!, $campaignId: ID, $since: DateTime, $until: DateTime, $timezone: String) {
-    report(groupBy: $groupBy, campaignId: $campaignId, since: $since, until: $until, timezone: $timezone) {
+    report(groupBy: $groupBy, ${range}) {
       rows { ${dimensions.map(selection).join(" ")} stats { ${STATS_FIELDS} } }
       totals { ${STATS_FIELDS} }
     }
+    ${dimensions.length > 1 ? `groups: report(groupBy: [${dimensions[0]}], ${range}) { rows { ${selection(dimensions[0])} stats { ${STATS_FIELDS} } } }` : ""}
   }`;
 }
 
+// By goal, the clicks are a row of their own (a click has no goal), apart from
+// the conversions whose postback named no goal.
 function dimensionValue(row, dimension, timeZone) {
   const value = row[rowField(dimension)];
+  if (dimension === "GOAL" && value === "") return "(no goal)";
+  if (dimension === "GOAL" && (value === null || value === undefined)) return "(clicks)";
   if (value === null || value === undefined || value === "") return null;
   if (dimension === "HOUR") return dateTime(value, timeZone);
   if (typeof value === "object") return value.name;
@@ -86,9 +94,9 @@ export function campaignView(app, id) {
     const kpis = h("dl", { class: "kpis" },
       [["Clicks", count(s.clicks)], ["Unique", count(s.uniqueClicks)], ["Conversions", count(s.conversions)], ["CR", pct(s.cr)],
         ["Revenue", money(s.revenue, s.currency)], ["Cost", money(s.cost, s.currency)], ["Profit", money(s.profit, s.currency)],
-        ["ROI", pct(s.roi)], ["EPC", money(s.epc, s.currency)],
+        ["ROI", pct(s.roi)], ["EPC", money(s.epc, s.currency)], ["CPC", money(s.cpc, s.currency)],
         ["Pending", `${count(s.pendingConversions)} · ${money(s.pendingRevenue, s.currency)}`], ["Rejected", count(s.rejectedConversions)]]
-        .map(([k, v]) => h("div", { dataset: { kpi: k } }, h("dt", {}, k), h("dd", {}, v))));
+        .map(([k, v]) => h("div", { dataset: { kpi: k } }, h("dt", {}, k), h("dd", { class: v.length > 10 ? "long" : null }, v))));
     const header = h("div", { class: "card campaign-head" },
       h("p", {},
         h("span", { class: `badge status-${c.status.toLowerCase()}` }, c.status.toLowerCase()), " ",
@@ -149,10 +157,10 @@ export function campaignView(app, id) {
       const range = app.range();
       const mine = latest.next();
       try {
-        const { report } = await gql(reportQuery(groupBy), {
+        const { report, groups } = await gql(reportQuery(groupBy), {
           groupBy, campaignId: c.id, since: range.since, until: range.until, timezone: range.timeZone,
         });
-        if (latest.is(mine)) table.replaceChildren(reportTable(report, groupBy, range.timeZone));
+        if (latest.is(mine)) table.replaceChildren(reportTable(report, groups, groupBy, range.timeZone));
       } catch (error) {
         if (latest.is(mine)) table.replaceChildren(errorBox(error));
       }
@@ -168,32 +176,37 @@ export function campaignView(app, id) {
       table);
   }
 
-  function reportTable(report, groupBy, timeZone) {
+  function reportTable(report, groups, groupBy, timeZone) {
     if (!report.rows.length) return emptyState("Nothing to report in this range.");
     const [first, second] = groupBy;
     const label = (row, d) => dimensionValue(row, d, timeZone) ?? "(none)";
+    // Days and hours are the report's time zone's.
+    const heading = (d) => (d === "DAY" || d === "HOUR" ? `${DIMENSIONS[d]} (${timeZone})` : DIMENSIONS[d]);
     const stats = statsColumns((r) => r.stats);
     const order = {
       sortKey: reportState.sortKey,
       descending: reportState.descending,
       onSort: (sortKey, descending) => { reportState = { ...reportState, sortKey, descending }; },
     };
+    const caption = `By ${DIMENSIONS[first].toLowerCase()}${second ? `, then by ${DIMENSIONS[second].toLowerCase()}` : ""}`;
     if (!second) {
-      return sortableTable([{ key: "value", label: DIMENSIONS[first], value: (r) => label(r, first), render: (r) => label(r, first) }, ...stats],
-        report.rows, { ...order, caption: `By ${DIMENSIONS[first].toLowerCase()}` });
+      return sortableTable([{ key: "value", label: heading(first), text: "text", value: (r) => label(r, first), render: (r) => label(r, first) }, ...stats],
+        report.rows, { ...order, caption, total: { stats: report.totals } });
     }
-    // Drill-down: each first-dimension value, with its rows by the second beneath it.
-    const groups = new Map();
+    // Drill-down: each first-dimension value with its own figures, and its
+    // rows by the second beneath it (open at first when there are few).
+    const inner = new Map();
     for (const row of report.rows) {
       const key = label(row, first);
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key).push(row);
+      if (!inner.has(key)) inner.set(key, []);
+      inner.get(key).push(row);
     }
-    return h("div", { class: "drill" }, [...groups].map(([key, rows]) =>
-      h("details", { open: groups.size <= 5 },
-        h("summary", {}, `${DIMENSIONS[first]}: ${key} `, h("span", { class: "muted" }, `(${rows.length} by ${DIMENSIONS[second].toLowerCase()})`)),
-        sortableTable([{ key: "value", label: DIMENSIONS[second], value: (r) => label(r, second), render: (r) => label(r, second) }, ...stats],
-          rows, order))));
+    const value = (r) => label(r, "group" in r ? first : second);
+    return sortableTable([{ key: "value", label: `${heading(first)} › ${heading(second)}`, text: "text", value, render: value }, ...stats],
+      groups.rows.map((row) => ({ ...row, group: label(row, first) })), {
+        ...order, caption, total: { stats: report.totals },
+        drill: { key: (row) => row.group, rows: (row) => inner.get(row.group) ?? [], open: groups.rows.length <= 5 },
+      });
   }
 
   function assets(c) {
@@ -202,8 +215,8 @@ export function campaignView(app, id) {
     const offers = h("div", { class: "card" },
       h("div", { class: "card-head" }, h("h2", {}, "Offers"), editButton("Add offer", () => offerForm(app, c, null, load))),
       sortableTable([
-        { key: "name", label: "Offer", value: (o) => o.name, render: (o) => o.name },
-        { key: "url", label: "URL", render: (o) => h("span", { class: "mono url" }, o.url) },
+        { key: "name", label: "Offer", text: "text", value: (o) => o.name, render: (o) => o.name },
+        { key: "url", label: "URL", render: (o) => cut(o.url, "mono url") },
         { key: "weight", label: "Weight", numeric: true, value: (o) => o.weight, render: (o) => count(o.weight) },
         { key: "payout", label: "Payout", numeric: true, value: (o) => Number(o.payout), render: (o) => money(o.payout, c.currency) },
         { key: "active", label: "State", value: (o) => o.active, render: active },
@@ -213,8 +226,8 @@ export function campaignView(app, id) {
       h("div", { class: "card-head" }, h("h2", {}, "Landers"), editButton("Add lander", () => landerForm(app, c, null, load))),
       c.landers.length
         ? sortableTable([
-          { key: "name", label: "Lander", value: (l) => l.name, render: (l) => l.name },
-          { key: "url", label: "URL", render: (l) => h("span", { class: "mono url" }, l.url) },
+          { key: "name", label: "Lander", text: "text", value: (l) => l.name, render: (l) => l.name },
+          { key: "url", label: "URL", render: (l) => cut(l.url, "mono url") },
           { key: "weight", label: "Weight", numeric: true, value: (l) => l.weight, render: (l) => count(l.weight) },
           { key: "active", label: "State", value: (l) => l.active, render: active },
           { key: "edit", label: "", render: (l) => editButton("Edit", () => landerForm(app, c, l, load)) },
@@ -226,7 +239,7 @@ export function campaignView(app, id) {
       c.rules.length
         ? sortableTable([
           { key: "plugin", label: "Rule plugin", value: (r) => r.plugin, render: (r) => r.plugin },
-          { key: "config", label: "Config", render: (r) => h("code", { class: "mono" }, JSON.stringify(r.config)) },
+          { key: "config", label: "Config", render: (r) => h("code", { class: "mono params", title: JSON.stringify(r.config, null, 1) }, JSON.stringify(r.config)) },
           { key: "enabled", label: "State", value: (r) => r.enabled, render: (r) => h("span", { class: `badge ${r.enabled ? "status-active" : "status-paused"}` }, r.enabled ? "enabled" : "disabled") },
           { key: "edit", label: "", render: (r) => editButton("Edit", () => ruleForm(app, c, r, load)) },
         ], c.rules, { sortKey: "plugin", descending: false })

@@ -84,7 +84,7 @@ export function campaignsView(app) {
     }
     const columns = [
       {
-        key: "name", label: "Campaign", value: (c) => c.name.toLowerCase(),
+        key: "name", label: "Campaign", text: "text name", value: (c) => c.name.toLowerCase(),
         render: (c) => h("div", {}, h("a", { href: `#/campaigns/${c.id}` }, c.name),
           c.trafficSource ? h("small", { class: "muted" }, ` ${c.trafficSource}`) : null),
       },

@@ -2,7 +2,7 @@
 // conversionRecorded subscription.
 
 import { gql } from "../api.js";
-import { emptyState, errorBox, h } from "../dom.js";
+import { cut, emptyState, errorBox, h } from "../dom.js";
 import { DASH, dateTime, money } from "../format.js";
 import { logView } from "../log.js";
 
@@ -49,16 +49,16 @@ export function conversionsView(app) {
   }, STATUSES.map((status) => h("option", { value: status, selected: status === c.status }, status.toLowerCase())));
 
   const row = (c) => h("tr", { dataset: { conversionId: c.id } },
-    h("td", { "data-label": "Time" }, dateTime(c.createdAt, app.prefs.timeZone)),
-    h("td", { "data-label": "Campaign" }, h("a", { href: `#/campaigns/${c.campaign.id}` }, c.campaign.name)),
+    h("td", { "data-label": `Time (${app.prefs.timeZone})`, class: "time" }, dateTime(c.createdAt, app.prefs.timeZone)),
+    h("td", { "data-label": "Campaign", class: "text name" }, h("a", { href: `#/campaigns/${c.campaign.id}` }, c.campaign.name)),
     h("td", { "data-label": "Status" }, statusControl(c)),
     h("td", { "data-label": "Payout", class: "num" }, money(c.payout, c.currency)),
-    h("td", { "data-label": "Goal" }, c.goal || DASH),
-    h("td", { "data-label": "Source" }, c.click.source ?? DASH),
-    h("td", { "data-label": "Creative" }, c.click.creative ?? DASH),
+    h("td", { "data-label": "Goal" }, c.goal ? cut(c.goal) : DASH),
+    h("td", { "data-label": "Source" }, c.click.source ? cut(c.click.source) : DASH),
+    h("td", { "data-label": "Creative" }, c.click.creative ? cut(c.click.creative) : DASH),
     h("td", { "data-label": "Country" }, c.click.country ?? DASH),
     h("td", { "data-label": "Device" }, c.click.deviceType.toLowerCase()),
-    h("td", { "data-label": "Click id", class: "mono" }, c.click.clickId));
+    h("td", { "data-label": "Click id", class: "mono" }, cut(c.click.clickId)));
 
   const { root, log, load } = logView(app, {
     title: "Conversions",
@@ -66,6 +66,7 @@ export function conversionsView(app) {
     filters: [["Status", status]],
     table: {
       caption: "Latest conversions first; new ones appear as they are recorded",
+      zoned: ["Time"],
       headers: ["Time", "Campaign", "Status", "Payout", "Goal", "Source", "Creative", "Country", "Device", "Click id"],
       numeric: ["Payout"],
       fetchPage: async (after) => (await gql(QUERY, { status: status.value || null, after })).conversions,

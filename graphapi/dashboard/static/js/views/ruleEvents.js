@@ -10,6 +10,19 @@ const QUERY = `query RuleEvents($campaignId: ID, $after: String) { ruleEvents(ca
   pageInfo { hasNextPage endCursor }
 } }`;
 
+// What an event did, said from its detail when the rule left no message.
+function said({ action, detail = {}, outcome }) {
+  const done = outcome === "APPLIED";
+  switch (action) {
+    case "add_to_blacklist": return detail.source ? `${done ? "blacklisted" : "did not blacklist"} ${detail.source}` : null;
+    case "add_to_whitelist": return detail.source ? `${done ? "whitelisted" : "did not whitelist"} ${detail.source}` : null;
+    case "pause_campaign": return `${done ? "paused the campaign" : "did not pause the campaign"}${detail.reason ? `: ${detail.reason}` : ""}`;
+    case "change_budget": return detail.to ? `daily budget ${detail.from ?? "none"} → ${detail.to}` : null;
+    case "send_webhook": return detail.url ? `${detail.method ?? "POST"} ${detail.url}${detail.status ? ` answered ${detail.status}` : ""}` : null;
+    default: return detail.reason ?? null;
+  }
+}
+
 // All rule events, or (with `campaignId`) one campaign's.
 export function ruleEventsView(app, campaignId = null) {
   const { root, load } = logView(app, {
@@ -17,15 +30,16 @@ export function ruleEventsView(app, campaignId = null) {
     extra: campaignId ? [h("a", { href: "#/rule-events" }, "All campaigns")] : [],
     table: {
       caption: "What the rules did, latest first",
+      zoned: ["Time"],
       headers: ["Time", "Campaign", "Rule", "Action", "Outcome", "Message", "Detail"],
       fetchPage: async (after) => (await gql(QUERY, { campaignId, after })).ruleEvents,
       row: (e) => h("tr", { dataset: { outcome: e.outcome } },
-        h("td", { "data-label": "Time" }, dateTime(e.createdAt, app.prefs.timeZone)),
-        h("td", { "data-label": "Campaign" }, h("a", { href: `#/campaigns/${e.campaign.id}` }, e.campaign.name)),
+        h("td", { "data-label": `Time (${app.prefs.timeZone})`, class: "time" }, dateTime(e.createdAt, app.prefs.timeZone)),
+        h("td", { "data-label": "Campaign", class: "text name" }, h("a", { href: `#/campaigns/${e.campaign.id}` }, e.campaign.name)),
         h("td", { "data-label": "Rule" }, e.plugin),
         h("td", { "data-label": "Action" }, e.action),
         h("td", { "data-label": "Outcome" }, h("span", { class: `badge rule-${e.outcome.toLowerCase()}` }, e.outcome.toLowerCase())),
-        h("td", { "data-label": "Message" }, e.message ?? e.detail?.reason ?? DASH),
+        h("td", { "data-label": "Message", class: "text" }, e.message ?? said(e) ?? DASH),
         h("td", { "data-label": "Detail" }, h("code", { class: "mono params", title: JSON.stringify(e.detail, null, 1) }, JSON.stringify(e.detail)))),
       empty: () => emptyState("No rule events yet.",
         h("p", {}, "Attach a rule to a campaign (on the campaign's page); each time it acts, or fails to, it is listed here."),
