@@ -333,11 +333,12 @@ async def test_an_upgraded_database_keeps_its_rollups(tmp_path, kind):
         if kind == "sqlite":
             url, before = f"sqlite://{tmp_path / 'old.sqlite3'}", "graphapi.0006_rollup_mark"
             upgrade = ["0007_sqlite_rollups_in_report_order", "0008_sqlite_daily_rollups", "0009_postgres_daily_rollups",
-                       "0010_postgres_click_queue", "0011_unique_clicks_skip_fallbacks", "0012_rule_check"]  # fmt: skip
+                       "0010_postgres_click_queue", "0011_unique_clicks_skip_fallbacks", "0012_rule_check",
+                       "0013_postback_status"]  # fmt: skip
         else:
             url, before = await stack.enter_async_context(scratch_postgres()), "graphapi.0008_sqlite_daily_rollups"
             upgrade = ["0009_postgres_daily_rollups", "0010_postgres_click_queue", "0011_unique_clicks_skip_fallbacks",
-                       "0012_rule_check"]
+                       "0012_rule_check", "0013_postback_status"]
         await migrate(url, target=before)
         hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
         await _write_old_rollups(url, hour)

@@ -12,7 +12,7 @@ from graphapi.models import ConversionStatus
 
 
 class Migration(migrations.Migration):
-    dependencies = [("graphapi", "0011_unique_clicks_skip_fallbacks")]
+    dependencies = [("graphapi", "0012_rule_check")]
 
     initial = False
 
