@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -112,8 +113,10 @@ def _port(text: str) -> int:
 
 def _workers(text: str) -> int:
     workers = _whole(text)
-    if workers < 1:
-        raise argparse.ArgumentTypeError(f"at least 1 worker, not {text}")
+    # More than a few per core only costs memory: 100,000 ran a machine out of it.
+    most = 4 * (os.cpu_count() or 1)
+    if not 1 <= workers <= most:
+        raise argparse.ArgumentTypeError(f"1 to {most} workers (4 per core), not {text}")
     return workers
 
 
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=create_api_key)
 
     p = commands.add_parser("revoke-api-key", help="revoke the API keys of that name")
-    p.add_argument("name")
+    p.add_argument("name", type=_key_name)
     p.set_defaults(func=revoke_api_key)
 
     p = commands.add_parser("export-schema", help="write the GraphQL SDL (schema/schema.graphql)")

@@ -73,9 +73,9 @@ def amount_problem(value: Decimal) -> str | None:
     return None
 
 
-def within_limit(sql: str) -> str:
-    """SQL for the sum `sql` held within ±LIMIT."""
-    return f"CASE WHEN {sql} > {LIMIT} THEN {LIMIT} WHEN {sql} < -{LIMIT} THEN -{LIMIT} ELSE {sql} END"
+def within_limit(sql: str, lowest: int = -LIMIT) -> str:
+    """SQL for the sum `sql` held within `lowest` and LIMIT."""
+    return f"CASE WHEN {sql} > {LIMIT} THEN {LIMIT} WHEN {sql} < {lowest} THEN {lowest} ELSE {sql} END"
 
 
 def sum_of_micros(sql: str, postgres: bool) -> str:
@@ -92,9 +92,11 @@ def sum_of_micros(sql: str, postgres: bool) -> str:
 
 
 def added_micros(column: str, added: str) -> str:
-    """SQL for `column` + `added`, held within ±LIMIT (NUMERIC, so PostgreSQL
-    does not overflow before it is held)."""
-    return within_limit(f"CAST({column} AS NUMERIC) + {added}")
+    """SQL for a stored total `column` + `added`, held within 0 and LIMIT
+    (NUMERIC, so PostgreSQL does not overflow before it is held). A total of
+    amounts is never below 0; once held at LIMIT, taking amounts back could
+    take it there."""
+    return within_limit(f"CAST({column} AS NUMERIC) + {added}", lowest=0)
 
 
 def held(micros: int) -> int:

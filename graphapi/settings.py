@@ -13,7 +13,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 import iso4217
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graphapi.money import parse_amount
@@ -74,7 +74,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite://graphapi.sqlite3"
     public_url: str = "http://localhost:8000"
-    postback_token: str | None = None
+    # Surrounding spaces are a copy-and-paste's, and a blank token is no token.
+    postback_token: Annotated[str | None, AfterValidator(lambda token: token and token.strip() or None)] = None
     fallback_url: str | None = None
     plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     currency: str = "USD"

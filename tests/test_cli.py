@@ -84,10 +84,10 @@ def test_a_database_that_cannot_be_opened_is_a_clear_error(tmp_path, url):
 
 
 def test_empty_variables_are_unset_ones(tmp_path):
-    """GRAPHAPI_POSTBACK_TOKEN= means no token, not one that refuses every postback."""
+    """GRAPHAPI_POSTBACK_TOKEN= (or blanks) means no token, not one that refuses every postback."""
     code = "from graphapi.settings import Settings; s = Settings(); print(s.postback_token, s.public_url)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHAPI_")}
-    env.update(GRAPHAPI_POSTBACK_TOKEN="", GRAPHAPI_PUBLIC_URL="")
+    env.update(GRAPHAPI_POSTBACK_TOKEN="  ", GRAPHAPI_PUBLIC_URL="")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.stdout.split() == ["None", "http://localhost:8000"], result.stderr
 
@@ -95,7 +95,9 @@ def test_empty_variables_are_unset_ones(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (("serve", "--port", "99999"), "a port is 1 to 65535"),
     (("serve", "--port", "-5"), "a port is 1 to 65535"),
-    (("serve", "--workers", "0"), "at least 1 worker"),
+    (("serve", "--workers", "0"), "workers (4 per core)"),
+    (("serve", "--workers", "100000"), "workers (4 per core)"),
+    (("revoke-api-key", "k" * 300), "1 to 255 characters"),
     (("create-api-key", ""), "1 to 255 characters"),
     (("create-api-key", "n" * 256), "1 to 255 characters"),
     (("export-schema", "--output", "/no/such/folder/schema.graphql"), "cannot write the schema"),

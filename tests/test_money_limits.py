@@ -61,6 +61,12 @@ async def test_huge_payouts_are_recorded_and_their_sum_stops_at_the_limit(client
 
     stats = (await gql(client, key, FIGURES, id=str(campaign.id)))["campaign"]["stats"]
     assert (stats["conversions"], stats["revenue"]) == (12, HELD)
+    # Taken back, the held total never goes below nothing.
+    for click_id in clicks:
+        response = await client.get(f"/postback?click_id={click_id}&payout={HUGE}&status=rejected")
+        assert response.json()["result"] == "updated"
+    stats = (await gql(client, key, FIGURES, id=str(campaign.id)))["campaign"]["stats"]
+    assert (stats["conversions"], stats["revenue"]) == (0, "0.00")
     other = await make_campaign(services)
     response = await client.get(f"/postback?click_id={await new_click(client, other.id)}&payout=7.5")
     assert response.json()["result"] == "created"
