@@ -80,16 +80,16 @@ CLICK_COLUMNS = (
 _NAMES = [name for name, _ in CLICK_COLUMNS]
 _CAMPAIGN, _VISITOR, _SINCE = _NAMES.index("campaign_id") + 1, _NAMES.index("visitor") + 1, len(_NAMES) + 1
 _ROUTE = _NAMES.index("route")
-# A click is unique when its visitor has not clicked the campaign since
-# `unique_since`: asked in the INSERT itself, so it costs no round trip.
-# Fallback clicks do not count, so they do not use up the visitor's unique
-# click; the click_visitor index leaves them out under this very condition
-# (migration 0011), so the question is still answered from the index.
+# A click is unique when it counts and its visitor has not clicked the campaign
+# since `unique_since`: asked in the INSERT itself, so it costs no round trip.
+# Fallback clicks do not count, so they are never unique and do not use up the
+# visitor's unique click; the click_visitor index leaves them out under this
+# very condition (migration 0011), so the question is still answered from it.
 _COUNTED = "c.route <> 'fallback'"
 INSERT_CLICK_SQLITE = (
     f"INSERT INTO click ({', '.join(_NAMES)}, is_unique) VALUES ("
     + ", ".join(f"?{n}" for n in range(1, len(_NAMES) + 1))
-    + f", NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = ?{_CAMPAIGN}"
+    + f", ?{_ROUTE + 1} <> 'fallback' AND NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = ?{_CAMPAIGN}"
     f" AND c.visitor = ?{_VISITOR} AND c.created_at > ?{_SINCE} AND {_COUNTED}))"
 )
 
@@ -101,7 +101,7 @@ _SENT_POSTGRES = (*CLICK_COLUMNS, ("since", "timestamptz"), ("first", "bool"))
 _INSERT_POSTGRES = (
     f"INSERT INTO click ({', '.join(_NAMES)}, is_unique) SELECT "
     + ", ".join(f"t.{name}" for name in _NAMES)
-    + ", t.first AND NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = t.campaign_id"
+    + ", t.first AND t.route <> 'fallback' AND NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = t.campaign_id"
     f" AND c.visitor = t.visitor AND c.created_at > t.since AND {_COUNTED}) FROM unnest("
     + ", ".join(f"?::{kind}[]" for _, kind in _SENT_POSTGRES)
     + f") AS t({', '.join(name for name, _ in _SENT_POSTGRES)})"

@@ -320,6 +320,13 @@ async def figures(client, campaign) -> dict:
     return (await gql(client, await new_api_key(), query, id=str(campaign.id)))["campaign"]["stats"]
 
 
+async def listed_uniqueness(client, campaign) -> Counter:
+    """(went to an offer, isUnique) of the campaign's clicks as the `clicks` list shows them."""
+    query = "query($id: ID!) { clicks(campaignId: $id, first: 500) { edges { node { offer { id } isUnique } } } }"
+    edges = (await gql(client, await new_api_key("clicks"), query, id=str(campaign.id)))["clicks"]["edges"]
+    return Counter((edge["node"]["offer"] is not None, edge["node"]["isUnique"]) for edge in edges)
+
+
 @pytest.mark.parametrize("why", ["blacklisted source", "paused campaign"])
 async def test_a_fallback_click_leaves_the_visitor_first_counted_click_unique(client, services, why):
     campaign = await make_campaign(services, fallback_url="https://fallback.test/", source_blacklist=["badsrc"])
@@ -336,6 +343,8 @@ async def test_a_fallback_click_leaves_the_visitor_first_counted_click_unique(cl
     counted = await client.get(f"/click?campaign_id={campaign.id}&source=ok", headers=visitor)
     assert urlsplit(counted.headers["location"]).hostname == "offer.test"
     assert await figures(client, campaign) == {"clicks": 1, "uniqueClicks": 1}
+    # A fallback click is not counted, so it is never unique either.
+    assert await listed_uniqueness(client, campaign) == {(False, False): 1, (True, True): 1}
 
 
 async def test_fallback_clicks_in_the_same_batch_leave_the_counted_click_unique(client, services):
@@ -347,6 +356,7 @@ async def test_fallback_clicks_in_the_same_batch_leave_the_counted_click_unique(
     )
     assert all(response.status_code == 302 for response in responses)
     assert await figures(client, campaign) == {"clicks": 2, "uniqueClicks": 1}
+    assert await listed_uniqueness(client, campaign) == {(False, False): 10, (True, True): 1, (True, False): 1}
 
 
 def test_click_times_are_written_as_sqlite3_writes_datetimes():

@@ -334,16 +334,35 @@ async def test_an_upgraded_database_keeps_its_rollups(tmp_path, kind):
             url, before = f"sqlite://{tmp_path / 'old.sqlite3'}", "graphapi.0006_rollup_mark"
             upgrade = ["0007_sqlite_rollups_in_report_order", "0008_sqlite_daily_rollups", "0009_postgres_daily_rollups",
                        "0010_postgres_click_queue", "0011_unique_clicks_skip_fallbacks", "0012_rule_check",
-                       "0013_postback_status"]  # fmt: skip
+                       "0013_postback_status", "0014_fallback_clicks_not_unique"]  # fmt: skip
         else:
             url, before = await stack.enter_async_context(scratch_postgres()), "graphapi.0008_sqlite_daily_rollups"
             upgrade = ["0009_postgres_daily_rollups", "0010_postgres_click_queue", "0011_unique_clicks_skip_fallbacks",
-                       "0012_rule_check", "0013_postback_status"]
+                       "0012_rule_check", "0013_postback_status", "0014_fallback_clicks_not_unique"]
         await migrate(url, target=before)
         hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
         await _write_old_rollups(url, hour)
         assert await migrate(url) == upgrade
         await _reads_as_before(url, hour)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_an_upgraded_database_marks_its_fallback_clicks_not_unique(tmp_path, kind):
+    """Migration 0014: fallback clicks stored as unique before it are not."""
+    async with contextlib.AsyncExitStack() as stack:
+        if kind == "sqlite":
+            url = f"sqlite://{tmp_path / 'old.sqlite3'}"
+        else:
+            url = await stack.enter_async_context(scratch_postgres())
+        await migrate(url, target="graphapi.0013_postback_status")
+        await _write_old_rollups(url, datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0))
+        db = Database(url)
+        await db.open()
+        stack.push_async_callback(db.close)
+        await insert_clicks(db, 1, [{"route": "fallback", "is_unique": True}, {"route": "offer", "is_unique": True}])
+        assert await migrate(url) == ["0014_fallback_clicks_not_unique"]
+        rows = await db.fetch("SELECT route, is_unique FROM click ORDER BY id")
+        assert [(route, bool(unique)) for route, unique in rows] == [("fallback", False), ("offer", True)]
 
 
 async def _write_old_rollups(url: str, hour: datetime) -> None:
