@@ -17,7 +17,10 @@ import contextlib
 import json
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -119,6 +122,26 @@ class GraphQLApp(GraphQL):
             multipart_uploads_enabled=False,
         )
         self.services = services
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # strawberry answers a request it cannot run (bad JSON, a mutation over
+        # GET, a batch) in plain text; clients of a JSON API read JSON.
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as error:
+            response = JSONResponse({"errors": [{"message": error.reason}]}, status_code=error.status_code)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError:
+            # Not JSON strawberry can take: answered as any unreadable JSON is
+            # (400 over HTTP, 4400 on a websocket), not as a crash.
+            raise json.JSONDecodeError("nested too deeply", data if isinstance(data, str) else "", 0) from None
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(services=self.services, request=request, response=response, loaders=Loaders(self.services))

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql import GraphQLError, OperationDefinitionNode
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
@@ -67,6 +67,19 @@ class Schema(strawberry.Schema):
         super().process_errors([e for e in errors if should_mask(e)], execution_context)
 
 
+class OperationNameRequired(SchemaExtension):
+    """A document of several operations runs the one the request names: strawberry
+    would run the first, where the GraphQL spec asks for an error."""
+
+    def on_validate(self):
+        context = self.execution_context
+        operations = sum(isinstance(node, OperationDefinitionNode) for node in context.graphql_document.definitions)
+        # strawberry keeps the request's operationName only in a private field.
+        if operations > 1 and context._provided_operation_name is None:
+            context.pre_execution_errors = [GraphQLError("an operationName is required: the document has several operations")]
+        yield
+
+
 schema = Schema(
     query=Query,
     mutation=Mutation,
@@ -76,6 +89,7 @@ schema = Schema(
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        OperationNameRequired,
         lambda: MaskErrors(should_mask_error=should_mask),
     ],
 )

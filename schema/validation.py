@@ -5,6 +5,7 @@ A mutation collects every error first and stores nothing when there is one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -30,12 +31,13 @@ class Errors(list[UserError]):
         self.append(UserError(field=[str(part) for part in path], message=message))
 
     def storable(self, path: Sequence[str | int], value: object) -> bool:
-        """Whether `value` (text, or lists and JSON objects of it) holds no NUL:
-        PostgreSQL stores none in text or JSON, and SQLite would keep it.
+        """Whether `value` (text, or lists and JSON objects of it) holds no NUL
+        and no NaN or infinity: PostgreSQL stores neither in text or JSON,
+        SQLite would keep them, and answers holding a NaN are not JSON.
         Every place that holds one is reported."""
-        found = list(_nul_paths(path, value))
-        for where in found:
-            self.add(where, "must not contain NUL characters (\\u0000)")
+        found = list(_unstorable(path, value))
+        for where, message in found:
+            self.add(where, message)
         return not found
 
     def name(self, path: Sequence[str | int], value: str | None) -> None:
@@ -62,8 +64,14 @@ class Errors(list[UserError]):
             host = parts.hostname
         except ValueError:
             parts, host = None, None
+        try:
+            port_ok = parts is None or "{" in parts.netloc or parts.port != 0
+        except ValueError:  # a port that is not a number from 1 to 65535
+            port_ok = False
         if parts is None or parts.scheme.lower() not in ("http", "https") or not host:
             self.add(path, "must be an absolute http:// or https:// URL with a host")
+        elif not port_ok:
+            self.add(path, "must have a port from 1 to 65535, or none")
         elif parts.username is not None or parts.password is not None:
             self.add(path, "must not carry credentials (user:password@)")
         elif "{" in parts.netloc or "}" in parts.netloc:
@@ -104,15 +112,21 @@ class Errors(list[UserError]):
                 self.name([*path, index], value)
 
 
-def _nul_paths(path: Sequence[str | int], value: object) -> Iterator[Sequence[str | int]]:
+_NUL = "must not contain NUL characters (\\u0000)"
+
+
+def _unstorable(path: Sequence[str | int], value: object) -> Iterator[tuple[Sequence[str | int], str]]:
     if isinstance(value, str):
         if "\x00" in value:
-            yield path
+            yield path, _NUL
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            yield path, "must be a finite number (JSON has no NaN or Infinity)"
     elif isinstance(value, dict):
         for name, item in value.items():
             if "\x00" in name:
-                yield path
-            yield from _nul_paths([*path, name], item)
+                yield path, _NUL
+            yield from _unstorable([*path, name], item)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _nul_paths([*path, index], item)
+            yield from _unstorable([*path, index], item)

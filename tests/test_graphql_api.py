@@ -451,3 +451,31 @@ async def test_campaigns_list_pages_and_filters_by_status(client, key, services)
     assert data["campaigns"]["pageInfo"]["hasNextPage"] is False and len(made) == 5
     data = await gql(client, key, "{ campaigns(status: PAUSED) { edges { node { name status } } } }")
     assert data["campaigns"]["edges"] == [{"node": {"name": "paused", "status": "PAUSED"}}]
+
+
+async def test_requests_that_cannot_run_are_answered_in_json(client, key):
+    auth = {"authorization": f"Bearer {key}"}
+    mutation = 'mutation { removeRule(id: "1") { userErrors { message } } }'
+    deep = '{"query": "query($v: JSON) { __typename }", "variables": {"v": ' + "[" * 5000 + "]" * 5000 + "}}"
+    for response, says in (
+        (await client.get("/graphql", params={"query": mutation}, headers=auth), "mutations are not allowed"),
+        (await client.post("/graphql", json=[{"query": QUERY}], headers=auth), "batching"),
+        (await client.post("/graphql", content=b"{not json", headers={**auth, "content-type": "application/json"}),
+         "json"),
+        (await client.post("/graphql", content=deep.encode(), headers={**auth, "content-type": "application/json"}),
+         "json"),
+        (await client.post("/graphql", json={"query": "query A { __typename }", "operationName": "Z"}, headers=auth),
+         "unknown operation"),
+    ):  # fmt: skip
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"] == "application/json"
+        [error] = response.json()["errors"]
+        assert says in error["message"].lower(), error
+
+
+async def test_several_operations_need_an_operation_name(client, key):
+    two = "query A { __typename } query B { campaigns { edges { cursor } } }"
+    body = await gql_raw(client, key, two)
+    assert body == {"data": None, "errors": [{"message": "an operationName is required: the document has several operations"}]}
+    named = await client.post("/graphql", json={"query": two, "operationName": "B"}, headers={"authorization": f"Bearer {key}"})
+    assert named.json() == {"data": {"campaigns": {"edges": []}}}

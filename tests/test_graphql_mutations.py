@@ -4,6 +4,7 @@ and the click path seeing changes at once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from decimal import Decimal
 
@@ -91,6 +92,9 @@ BAD_CAMPAIGNS = [
     ({"offers": [{"name": "a", "url": "/relative/path"}]}, ["input", "offers", "0", "url"], "http"),
     ({"offers": [{"name": "a", "url": "https:///nohost"}]}, ["input", "offers", "0", "url"], "host"),
     ({"offers": [{"name": "a", "url": "https://user:pw@offer.test/"}]}, ["input", "offers", "0", "url"], "credentials"),
+    ({"offers": [{"name": "a", "url": "https://offer.test:99999/"}]}, ["input", "offers", "0", "url"], "port from 1 to 65535"),
+    ({"offers": [{"name": "a", "url": "https://offer.test:0/"}]}, ["input", "offers", "0", "url"], "port from 1 to 65535"),
+    ({"offers": [{"name": "a", "url": "https://offer.test:http/"}]}, ["input", "offers", "0", "url"], "port from 1 to 65535"),
     ({"offers": [{"name": "a", "url": "https://offer.test/a b"}]}, ["input", "offers", "0", "url"], "spaces"),
     ({"offers": [{"name": "a", "url": "https://{sub1}/x"}]}, ["input", "offers", "0", "url"], "not in the host"),
     ({"offers": [{"name": "a", "url": "https://a.{source}.test/"}]}, ["input", "offers", "0", "url"], "not in the host"),
@@ -289,6 +293,24 @@ async def test_add_rule_refuses_bad_input(client, key, services, fields, path, m
         "campaignId": str(campaign.id), "plugin": "roi_guard", "config": {"min_roi": 0}, **fields})  # fmt: skip
     errors = data["addRule"]["userErrors"]
     assert [e["field"] for e in errors] == [path] and message in errors[0]["message"]
+    assert await models.Rule.all().count() == 0
+
+
+async def test_a_rule_config_holds_only_finite_numbers(client, key, services):
+    """JSON has no NaN or Infinity: stored, one made every answer listing the rule unreadable."""
+    campaign = await make_campaign(services)
+    finite = "must be a finite number (JSON has no NaN or Infinity)"
+    literal = 'mutation { addRule(input: {campaignId: "%s", plugin: "roi_guard", config: {min_roi: 1e400}}) { %s userErrors { field message } } }'
+    data = await gql(client, key, literal % (campaign.id, RULE))
+    assert data["addRule"]["userErrors"] == [{"field": ["input", "config", "min_roi"], "message": finite}]
+    # Python's json writes (and reads) NaN and Infinity, as some clients do.
+    config = {"min_roi": float("inf"), "x": [1, float("nan")]}
+    variables = {"input": {"campaignId": str(campaign.id), "plugin": "roi_guard", "config": config}}
+    response = await client.post("/graphql", content=json.dumps({"query": ADD_RULE, "variables": variables}),
+                                 headers={"authorization": f"Bearer {key}", "content-type": "application/json"})  # fmt: skip
+    assert response.json()["data"]["addRule"]["userErrors"] == [
+        {"field": ["input", "config", "min_roi"], "message": finite}, {"field": ["input", "config", "x", "1"], "message": finite}
+    ]  # fmt: skip
     assert await models.Rule.all().count() == 0
 
 
