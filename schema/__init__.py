@@ -21,6 +21,7 @@ from strawberry.types.graphql import OperationType
 from schema.campaign import CampaignQuery
 from schema.click import ClickQuery
 from schema.conversion import ConversionQuery
+from schema.cost import QueryCostLimiter
 from schema.errors import should_mask
 from schema.execution import ExecutionContext, mark_plain_fields
 from schema.mutations.campaigns import CampaignMutation
@@ -36,6 +37,10 @@ from schema.subscription import Subscription
 MAX_DEPTH = 12
 MAX_ALIASES = 50
 MAX_TOKENS = 5_000
+# Fields a query may ask for, as schema.cost estimates them: a page of 500
+# campaigns with their figures is about 13,000, a 500-click page with every
+# field about 20,000.
+MAX_COST = 50_000
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 SUBSCRIPTIONS_OVER_WEBSOCKET = "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, not over HTTP"
 
@@ -90,6 +95,7 @@ schema = Schema(
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         OperationNameRequired,
+        lambda: QueryCostLimiter(max_cost=MAX_COST),
         lambda: MaskErrors(should_mask_error=should_mask),
     ],
 )

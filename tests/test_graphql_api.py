@@ -17,7 +17,7 @@ import pytest
 from graphapi.api_keys import hash_key
 from graphapi.graphql_endpoint import MAX_BODY
 from graphapi.models import ApiKey
-from schema import MAX_ALIASES, MAX_DEPTH
+from schema import MAX_ALIASES, MAX_COST, MAX_DEPTH
 from schema.paging import MAX_PAGE
 from tests.conftest import make_campaign
 from tests.gql import gql, gql_raw, new_api_key
@@ -324,6 +324,32 @@ async def test_deep_and_aliased_queries_are_rejected_before_any_resolver(client,
     body = await gql_raw(client, key, few)
     assert f"{MAX_ALIASES}" in body["errors"][0]["message"]
     only_the_key_lookup()
+
+
+# Within every limit on its parts, and about 108,000 fields as schema.cost
+# counts them: 500 clicks, each with its campaign's figures and offers and
+# its conversions' campaigns and clicks. Fifty aliases of it kept the server
+# from answering clicks for half a minute.
+COSTLY = """query($n: Int) { clicks(first: $n) { edges { node { clickId %s conversions { id payout
+    campaign { stats(until: "2030-01-01T00:00:00Z") { clicks conversions revenue } } click { conversions { id } } } } } } }"""
+CAMPAIGN_PART = "campaign { name stats(since: \"2020-01-01T00:00:00Z\") { clicks uniqueClicks conversions revenue cost roi cr epc } offers { id } }"
+
+
+async def test_costly_queries_are_refused_before_any_resolver(client, key, services, statements):
+    too_costly = f"query too costly: it asks for about 108,001 fields, more than the limit of {MAX_COST:,};"
+    for query in (COSTLY % CAMPAIGN_PART, (COSTLY % "...Where") + " fragment Where on Click { %s }" % CAMPAIGN_PART):
+        statements.clear()
+        body = await gql_raw(client, key, query, n=500)
+        assert body.get("data") is None and body["errors"][0]["message"].startswith(too_costly), body
+        assert len(statements) == 1 and "api_key" in statements[0], statements  # nothing ran
+        # The same with a smaller page (first is read from the variables) runs.
+        assert "errors" not in await gql_raw(client, key, query, n=20)
+
+    # The dashboard's largest: 500 campaigns with their figures, about 13,000.
+    everything = "{ campaigns(first: 500) { edges { node { id name status currency trackingUrl stats { %s } } } } }"
+    figures = " ".join(("clicks uniqueClicks botClicks landerClicks conversions pendingConversions rejectedConversions "
+                        "revenue pendingRevenue cost profit roi cr epc cpa cpc currency").split())  # fmt: skip
+    assert "errors" not in await gql_raw(client, key, everything % figures)
 
 
 async def test_a_body_over_a_mebibyte_is_refused_unexecuted(client, key, services, statements):
