@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 from cross_web import HTTPException
 from starlette.datastructures import Headers
@@ -41,6 +43,10 @@ _API_KEY = "graphapi.api_key"
 # Room for any query within the schema's token limit and for large variables
 # (10,000 sources of 100 characters); a body of megabytes is not a request.
 MAX_BODY = 1024 * 1024
+# Where strawberry's GraphiQL page takes its files from, and where the dashboard
+# serves the same files (graphapi/dashboard/static/vendor/graphiql).
+CDN = "https://unpkg.com/"
+VENDORED = "/vendor/graphiql/"
 _UNAUTHORIZED = json.dumps(
     {"errors": [{"message": "an API key is required: Authorization: Bearer <key>"}]}
 ).encode()
@@ -143,6 +149,13 @@ class GraphQLApp(GraphQL):
             # (400 over HTTP, 4400 on a websocket), not as a crash.
             raise json.JSONDecodeError("nested too deeply", data if isinstance(data, str) else "", 0) from None
 
+    @functools.cached_property
+    def graphql_ide_html(self) -> str:
+        # strawberry's GraphiQL page loads its scripts from a CDN; the same
+        # files are vendored with the dashboard, so it works with no internet
+        # (their integrity hashes still hold: the files are byte for byte npm's).
+        return super().graphql_ide_html.replace(CDN, VENDORED)
+
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(services=self.services, request=request, response=response, loaders=Loaders(self.services))
 
@@ -201,9 +214,10 @@ def _replaying(body: bytes, receive: Any) -> Any:
 
 
 def _is_graphiql(scope: dict) -> bool:
-    """A browser asking for the page itself: GET, HTML, no query."""
+    """A browser asking for the page itself: GET, HTML, no `query` (the page
+    keeps what is typed in its own parameters, `q`, `variables`, `headers`)."""
     return (
         scope["method"] == "GET"
-        and not scope.get("query_string")
         and "text/html" in (_header(scope, b"accept") or "")
+        and "query" not in parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     )

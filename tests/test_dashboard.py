@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -757,3 +757,31 @@ def test_conversions_arrive_live_from_every_server_process(database, request, tm
             assert httpx.get(f"{server.url}/postback", params={"click_id": click_id, "payout": "1.00"}).status_code == 200
         for click_id in click_ids:
             page.locator('#conversion-rows td[data-label="Click id"]', has_text=click_id).wait_for()
+
+
+def test_graphiql_runs_a_query_with_no_other_origin_reachable(browser, server, api_key, api):
+    """GraphiQL at /graphql on a server without internet: every other origin is cut off."""
+    api.create_campaign("Seen in GraphiQL")
+    context = browser.new_context(viewport=DESKTOP)
+    origin = urlsplit(server.url).netloc
+    elsewhere = []
+
+    def only_this_server(route):
+        if urlsplit(route.request.url).netloc == origin or route.request.url.startswith("data:"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_this_server)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        params = {"q": "{ campaigns { edges { node { name } } } }", "headers": json.dumps({"Authorization": f"Bearer {api_key}"})}
+        page.goto(f"{server.url}/graphql?{urlencode(params, quote_via=quote)}")  # the page reads %20, not +
+        page.locator(".graphiql-execute-button").click()
+        page.locator(".result-window").get_by_text("Seen in GraphiQL").wait_for()
+    finally:
+        context.close()
+    assert elsewhere == [] and errors == []

@@ -31,6 +31,9 @@ def test_every_module_import_is_a_file_of_the_package():
     for target in re.findall(r'(?:src|href)="([^"#]+)"', html):
         assert target.startswith("data:") or (STATIC / target).is_file(), target
     assert (STATIC / "vendor" / "uplot" / "LICENSE").is_file()
+    # GraphiQL's packages, each in a folder named name@version (a scope, @graphiql, is not one).
+    packages = [path for path in (STATIC / "vendor" / "graphiql").rglob("?*@*") if path.is_dir()]
+    assert len(packages) == 5 and all((package / "LICENSE").is_file() for package in packages), packages
 
 
 async def test_the_page_is_served_at_the_root_with_its_security_policy(client):

@@ -7,6 +7,7 @@ import base64
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -77,6 +78,22 @@ async def test_browser_gets_graphiql_but_no_data_without_key(client):
     assert page.status_code == 200 and "graphiql" in page.text.lower()
     with_query = await client.get("/graphql", params={"query": QUERY}, headers={"accept": "text/html"})
     assert with_query.status_code == 401
+    # The page keeps what is typed in its own parameters: reloaded, it is still the page.
+    typed = await client.get("/graphql", params={"q": QUERY, "headers": "{}"}, headers={"accept": "text/html"})
+    assert typed.status_code == 200 and typed.text == page.text
+
+
+async def test_graphiql_takes_every_file_from_this_server(client):
+    """No CDN: the page works where the server has no internet."""
+    page = (await client.get("/graphql", headers={"accept": "text/html"})).text
+    files = [url for url in re.findall(r'<(?:script|link)\b[^>]*?\b(?:src|href)="([^"]+)"', page)
+             if not url.startswith("data:")]  # fmt: skip
+    assert len(files) == 7 and not [url for url in files if not url.startswith("/vendor/graphiql/")], files
+    for url in files:
+        response = await client.get(url)
+        kind = "text/css" if url.endswith(".css") else "javascript"
+        assert response.status_code == 200 and kind in response.headers["content-type"], url
+    assert not re.findall(r'(?:src|href)="https?:', page)  # the icon is inline
 
 
 async def test_queries_over_get_but_mutations_only_over_post(client, key):

@@ -3,7 +3,8 @@
 The page is plain ES modules with its one library (uPlot) vendored under
 `static/vendor`, so nothing is built at install and nothing is fetched from
 another origin; the Content-Security-Policy makes the browser hold the page to
-that.
+that. `static/vendor/graphiql` holds the files of strawberry's GraphiQL page
+at `/graphql` (npm's, unchanged, at the paths strawberry's CDN has them).
 """
 
 from __future__ import annotations
