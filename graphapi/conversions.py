@@ -31,7 +31,7 @@ from graphapi.db import Transaction
 from graphapi.hot_paths import params_json
 from graphapi.live import NOTIFY, ConversionFeed
 from graphapi.models import ConversionStatus, CostModel, PostbackOutcome
-from graphapi.money import MAX_AMOUNT, from_micros, to_micros
+from graphapi.money import LARGEST_AMOUNT, MAX_AMOUNT, from_micros, to_micros
 from graphapi.rule_engine import has_enabled_rule
 from graphapi.statuses import may_change
 
@@ -132,7 +132,9 @@ def accrued_cost(click: MatchedClick, payout: Decimal) -> Decimal:
     if click.cost_model is CostModel.CPA:
         return click.cost_value
     if click.cost_model is CostModel.REVSHARE:
-        return payout * click.cost_value / 100
+        # A share of a payout near the amount limit, at a rate over 100 %, is
+        # past it, and past what a stored amount may be: held there, as sums are.
+        return min(payout * click.cost_value / 100, LARGEST_AMOUNT)
     return Decimal(0)
 
 

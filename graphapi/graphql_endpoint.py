@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -38,6 +39,8 @@ from graphapi.hot_paths import json_answer
 from graphapi.postbacks import read_body
 from schema.context import Context, Loaders
 
+log = logging.getLogger(__name__)
+
 # A websocket's key, checked in its upgrade request.
 _API_KEY = "graphapi.api_key"
 # Room for any query within the schema's token limit and for large variables
@@ -47,6 +50,7 @@ MAX_BODY = 1024 * 1024
 # serves the same files (graphapi/dashboard/static/vendor/graphiql).
 CDN = "https://unpkg.com/"
 VENDORED = "/vendor/graphiql/"
+UNAVAILABLE = "The tracker cannot answer right now (its database is unreachable); please try again in a moment."
 _UNAUTHORIZED = json.dumps(
     {"errors": [{"message": "an API key is required: Authorization: Bearer <key>"}]}
 ).encode()
@@ -179,19 +183,27 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         authorization = _header(scope, b"authorization")
-        if scope["type"] == "websocket":
-            if authorization is not None:
+        websocket = scope["type"] == "websocket"
+        try:
+            if websocket and authorization is not None:
                 key = await _valid_key(authorization)
                 if key is None:
                     await send({"type": "websocket.close", "code": 4401})
                     return
                 scope = {**scope, _API_KEY: key}
-        elif not _is_graphiql(scope) and await _valid_key(authorization) is None:
-            await send({
-                "type": "http.response.start", "status": 401,
-                "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-            })  # fmt: skip
-            await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+            elif not websocket and not _is_graphiql(scope) and await _valid_key(authorization) is None:
+                await send({
+                    "type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                })  # fmt: skip
+                await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+                return
+        except Exception:  # the database is down: the key cannot be checked
+            log.exception("/graphql: the API key could not be checked")
+            if websocket:
+                await send({"type": "websocket.close", "code": 1013})  # try again later
+            else:
+                await json_answer(send, 503, {"errors": [{"message": UNAVAILABLE}]}, [(b"retry-after", b"1")])
             return
         if scope["type"] == "http" and scope["method"] == "POST":
             try:

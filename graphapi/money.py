@@ -17,6 +17,7 @@ _QUANTUM = Decimal(1).scaleb(-SCALE)
 _CENT = Decimal("0.01")
 # Far below BIGINT's limit once scaled, and far above any real payout.
 MAX_AMOUNT = Decimal(10) ** 12
+LARGEST_AMOUNT = MAX_AMOUNT - _QUANTUM
 # What a sum of micro-units may reach (9 trillion of a currency): rollups and
 # figures stop there rather than pass BIGINT's limit, which PostgreSQL refuses
 # and SQLite answers with a float or an error. No real campaign comes near;

@@ -522,3 +522,17 @@ async def test_several_operations_need_an_operation_name(client, key):
     assert body == {"data": None, "errors": [{"message": "an operationName is required: the document has several operations"}]}
     named = await client.post("/graphql", json={"query": two, "operationName": "B"}, headers={"authorization": f"Bearer {key}"})
     assert named.json() == {"data": {"campaigns": {"edges": []}}}
+
+
+async def test_a_key_that_cannot_be_checked_is_a_503_not_a_500(client, key, monkeypatch, caplog):
+    """The database down while a request's key is looked up (here: refused at connect)."""
+
+    async def unreachable(key: str) -> bool:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
+    monkeypatch.setattr("graphapi.graphql_endpoint.is_valid", unreachable)
+    with caplog.at_level(logging.ERROR):
+        response = await client.post("/graphql", json={"query": QUERY}, headers={"authorization": f"Bearer {key}"})
+    assert (response.status_code, response.headers["retry-after"]) == (503, "1")
+    assert "database is unreachable" in response.json()["errors"][0]["message"]
+    assert "5432" not in response.text and "Connect call failed" in caplog.text

@@ -72,3 +72,20 @@ async def test_huge_payouts_are_recorded_and_their_sum_stops_at_the_limit(client
     assert response.json()["result"] == "created"
     stats = (await gql(client, key, FIGURES, id=str(other.id)))["campaign"]["stats"]
     assert (stats["conversions"], stats["revenue"]) == (1, "7.50")
+
+
+async def test_a_revenue_share_past_the_amount_limit_is_held_there(client, services, key):
+    """1000 % of a payout near the limit: a cost no stored amount may be. It
+    was refused by the database on every try (a 503 the partner would retry
+    forever, and no log row); it is held just below the limit, as sums are."""
+    campaign = await make_campaign(services, cost_model=CostModel.REVSHARE, cost_value=Decimal("1000"))
+    click_id = await new_click(client, campaign.id)
+    response = await client.get(f"/postback?click_id={click_id}&payout={HUGE}")
+    assert (response.status_code, response.json()["result"]) == (200, "created"), response.text
+    assert [row[0] for row in await log_rows(services.db)] == ["created"]
+    stats = (await gql(client, key, FIGURES, id=str(campaign.id)))["campaign"]["stats"]
+    assert (stats["conversions"], stats["revenue"], stats["cost"]) == (1, HUGE, "999999999999.999999")
+    # Taken back whole when rejected.
+    await client.get(f"/postback?click_id={click_id}&payout={HUGE}&status=rejected")
+    stats = (await gql(client, key, FIGURES, id=str(campaign.id)))["campaign"]["stats"]
+    assert (stats["revenue"], stats["cost"]) == ("0.00", "0.00")
