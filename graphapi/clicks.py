@@ -375,7 +375,10 @@ class GoEndpoint:
 
         lander = route.landers.get(click.lander_id)
         offer = route.offers.get(click.offer_id) if click.offer_id else None
-        if not route.accepts(click.source):
+        # A click sent to the fallback (neither lander nor offer) saw no
+        # lander to come from: it goes to the fallback again, recording nothing.
+        went_to_fallback = click.lander_id is None and click.offer_id is None
+        if went_to_fallback or not route.accepts(click.source):
             target = route.fallback_url or fallback
             if target is None:
                 await plain(send, 404, "This campaign is not taking traffic and has no fallback URL.")

@@ -228,15 +228,26 @@ def _compile(template: str) -> tuple[str, ...]:
 
     Stored URLs are compiled once, not parsed on every click.
     """
-    url = template
+    scheme, netloc, path, query, fragment = urlsplit(template)
     if "{click_id}" not in template:
-        scheme, netloc, path, query, fragment = urlsplit(template)
         query = f"{query}&click_id={{click_id}}" if query else "click_id={click_id}"
-        url = urlunsplit((scheme, netloc, path, query, fragment))
+    url = urlunsplit((scheme, _ascii_host(netloc), path, query, fragment))
     parts = _MACRO.split(url)
     for index in range(0, len(parts), 2):
         parts[index] = quote(parts[index], safe=_URL_SAFE)
     return tuple(parts)
+
+
+def _ascii_host(netloc: str) -> str:
+    """An internationalised host name in its ASCII (punycode) form, which
+    browsers and URL checkers resolve; percent-encoded, it names no host."""
+    if netloc.isascii():
+        return netloc
+    host, colon, port = netloc.partition(":")
+    try:
+        return host.encode("idna").decode("ascii") + colon + port
+    except UnicodeError:  # not a name IDNA can write: left to be percent-encoded
+        return netloc
 
 
 # Values made of these characters are the same percent-encoded: most are

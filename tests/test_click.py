@@ -160,6 +160,22 @@ async def test_head_answers_as_get_would_but_records_nothing(client, services):
     assert await Click.all().count() == 1
 
 
+async def test_go_sends_a_fallback_click_to_the_fallback_again(client, services):
+    """A visitor the paused campaign sent to its fallback saw no lander: a /go with
+    that click, once the campaign runs again, is not a lander's click-through."""
+    campaign = await make_campaign(services, fallback_url="https://fallback.test/f", status=CampaignStatus.PAUSED,
+                                   landers=(("https://lander.test/l", 1),))  # fmt: skip
+    response = await client.get(f"/click?campaign_id={campaign.id}", headers={"user-agent": CHROME})
+    assert urlsplit(response.headers["location"]).hostname == "fallback.test"
+    click_id = click_id_of(response.headers["location"])
+    await Campaign.filter(id=campaign.id).update(status=CampaignStatus.ACTIVE)
+    await services.campaigns.changed(campaign.id)
+    go = await client.get(f"/go?click_id={click_id}")
+    assert urlsplit(go.headers["location"]).hostname == "fallback.test"
+    click = await Click.get(click_id=click_id)
+    assert (click.offer_id, click.lander_clicked_at) == (None, None)
+
+
 async def test_go_unknown_click(client, services, settings, app):
     response = await client.get("/go?click_id=nope")
     assert response.status_code == 404
@@ -200,6 +216,15 @@ async def test_macros_are_url_encoded(client, services):
     # The peer is not a trusted proxy, so its X-Forwarded-For is ignored.
     assert query["geo"] == [""]
     assert "click_id" not in query and query["id"][0]
+
+
+async def test_an_internationalised_host_is_sent_in_its_ascii_form(client, services):
+    """Percent-encoded, a host names nothing: browsers and URL checkers take its punycode."""
+    campaign = await make_campaign(services, offers=(("https://офер.example:8443/шлях?s={sub1}", 100),))
+    response = await client.get("/click", params={"campaign_id": campaign.id, "sub1": "x"}, headers={"user-agent": CHROME})
+    location = urlsplit(response.headers["location"])
+    assert location.netloc == "xn--e1arho.example:8443"
+    assert location.path == "/%D1%88%D0%BB%D1%8F%D1%85" and parse_qs(location.query)["s"] == ["x"]
 
 
 async def test_click_id_appended_to_existing_query_and_before_fragment(client, services):
