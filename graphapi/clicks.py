@@ -97,18 +97,35 @@ INSERT_CLICK_SQLITE = (
 # PostgreSQL: the whole batch in one statement, as arrays. A statement does not
 # see its own rows, so a visitor's click after a counted one within the batch is
 # marked not unique up front (`first`).
+#
+# Nor does it see a batch of another process committed while it runs: two
+# processes' batches each found no earlier click of one visitor and both
+# counted it unique. So each batch also upserts its visitors' rows of
+# click_visitor_seen (in key order), which waits for another batch's upsert of
+# the same visitor to commit and then reads its time (`previous`); a click is
+# unique only if that is not within the window either. The rows matter only
+# while batches are in flight: graphapi.rollups prunes the old ones.
 _SENT_POSTGRES = (*CLICK_COLUMNS, ("since", "timestamptz"), ("first", "bool"))
+_BATCH_POSTGRES = (
+    "t AS (SELECT * FROM unnest("
+    + ", ".join(f"?::{kind}[]" for _, kind in _SENT_POSTGRES)
+    + f") AS t({', '.join(name for name, _ in _SENT_POSTGRES)})), "
+    "s AS (INSERT INTO click_visitor_seen AS v (campaign_id, visitor, seen_at)"
+    " SELECT campaign_id, visitor, MAX(created_at) FROM t WHERE route <> 'fallback' GROUP BY 1, 2 ORDER BY 1, 2"
+    " ON CONFLICT (campaign_id, visitor) DO UPDATE SET previous = v.seen_at, seen_at = GREATEST(v.seen_at, excluded.seen_at)"
+    " RETURNING campaign_id, visitor, previous), "
+)
 _INSERT_POSTGRES = (
     f"INSERT INTO click ({', '.join(_NAMES)}, is_unique) SELECT "
     + ", ".join(f"t.{name}" for name in _NAMES)
     + ", t.first AND t.route <> 'fallback' AND NOT EXISTS (SELECT 1 FROM click c WHERE c.campaign_id = t.campaign_id"
-    f" AND c.visitor = t.visitor AND c.created_at > t.since AND {_COUNTED}) FROM unnest("
-    + ", ".join(f"?::{kind}[]" for _, kind in _SENT_POSTGRES)
-    + f") AS t({', '.join(name for name, _ in _SENT_POSTGRES)})"
+    f" AND c.visitor = t.visitor AND c.created_at > t.since AND {_COUNTED})"
+    " AND NOT EXISTS (SELECT 1 FROM s WHERE s.campaign_id = t.campaign_id AND s.visitor = t.visitor"
+    " AND s.previous > t.since) FROM t"
 )
 
 
-INSERT_CLICKS_POSTGRES = rollups.queued(f"{_INSERT_POSTGRES} RETURNING id")
+INSERT_CLICKS_POSTGRES = rollups.queued(f"{_INSERT_POSTGRES} RETURNING id", before=_BATCH_POSTGRES)
 
 
 async def write_clicks(tx: Transaction, rows: Sequence[tuple]) -> list[None]:

@@ -36,6 +36,7 @@ import contextlib
 import functools
 import logging
 import operator
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -160,10 +161,11 @@ def add_clicks(source: str, where: str, postgres: bool, daily: bool = False) -> 
     )
 
 
-def queued(insert: str) -> str:
+def queued(insert: str, before: str = "") -> str:
     """PostgreSQL: the statement `insert` (clicks, RETURNING id) that also
-    queues its clicks for counting."""
-    return f"WITH k AS ({insert}) INSERT INTO click_uncounted (id) SELECT id FROM k"
+    queues its clicks for counting; `before`: common table expressions it reads
+    (each ending in ', ')."""
+    return f"WITH {before}k AS ({insert}) INSERT INTO click_uncounted (id) SELECT id FROM k"
 
 
 def _count_queued(which: str) -> str:
@@ -446,15 +448,23 @@ async def _add_counted(tx: Transaction, sums: Sums, until: int) -> None:
     await tx.execute("UPDATE rollup_mark SET last_click_id = ?", (until,))
 
 
+# PostgreSQL: click_visitor_seen rows matter only while a batch that wrote one
+# may be in flight (graphapi.clicks); older ones are answered by the clicks.
+_PRUNE_SEEN = "DELETE FROM click_visitor_seen WHERE seen_at < now() - interval '10 minutes'"
+PRUNE_EVERY = 60  # seconds
+
+
 class RollupKeeper:
     """Every half second: `catch_up`, so reads find little to count; and
-    `roll_days` once a day has passed."""
+    `roll_days` once a day has passed. On PostgreSQL, every minute, the
+    click batches' old visitor rows go."""
 
     EVERY = 0.5  # seconds
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._task: asyncio.Task | None = None
+        self._pruned = time.monotonic()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="rollup-keeper")
@@ -465,6 +475,10 @@ class RollupKeeper:
             try:
                 await catch_up(self._db)
                 await roll_days(self._db)
+                if self._db.postgres and time.monotonic() - self._pruned > PRUNE_EVERY:
+                    async with self._db.write(one_statement=True) as tx:
+                        await tx.execute(_PRUNE_SEEN)
+                    self._pruned = time.monotonic()
             except Exception:
                 log.warning("keeping the rollups up failed; the next round will try again", exc_info=True)
 

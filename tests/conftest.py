@@ -30,7 +30,7 @@ REQUIRE_POSTGRES = os.environ.get("GRAPHAPI_TEST_REQUIRE_POSTGRES") == "1"
 TABLES = (
     "outbox", "rule_event", "postback", "conversion", "click", "rule", "lander", "offer",
     "campaign", "api_key", "click_rollup", "conversion_rollup", "click_rollup_daily", "conversion_rollup_daily",
-    "click_uncounted",
+    "click_uncounted", "click_visitor_seen",
 )  # fmt: skip
 
 

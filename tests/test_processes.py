@@ -41,6 +41,34 @@ async def test_two_servers_with_two_workers_each_share_one_database(database_url
         assert "database is locked" not in server.output()
 
 
+async def test_a_visitor_clicking_through_several_processes_at_once_is_unique_once(database_url, tmp_path):
+    """One visitor's clicks at once through four processes: their batches commit
+    side by side, and only the first click counts as unique."""
+    campaign_id = await seed_campaign(database_url)
+    servers = [Server(database_url, tmp_path, workers=2, trusted_proxies="127.0.0.1/32") for _ in range(2)]
+    visitors = [f"198.51.100.{n}" for n in range(1, 9)]
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            for ip in visitors:
+                responses = await asyncio.gather(*(
+                    client.get(f"{servers[n % 2].url}/click?campaign_id={campaign_id}",
+                               headers={"user-agent": HUMAN, "x-forwarded-for": ip})
+                    for n in range(40)
+                ))  # fmt: skip
+                assert {r.status_code for r in responses} == {302}, "\n".join(s.output() for s in servers)
+    finally:
+        for server in servers:
+            server.stop()
+    db = Database(database_url)
+    await db.open()
+    try:
+        rows = await db.fetch("SELECT ip, is_unique FROM click WHERE campaign_id = ?", (campaign_id,))
+    finally:
+        await db.close()
+    unique = {ip: sum(bool(is_unique) for address, is_unique in rows if address == ip) for ip in visitors}
+    assert len(rows) == 40 * len(visitors) and unique == {ip: 1 for ip in visitors}, unique
+
+
 async def test_rollups_stay_exact_with_several_processes_writing_them(database_url, tmp_path):
     """Four processes adding varied clicks and click-throughs to the same rollup
     rows at once: none is refused (no deadlock), and the rollups still say what

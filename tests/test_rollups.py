@@ -334,11 +334,13 @@ async def test_an_upgraded_database_keeps_its_rollups(tmp_path, kind):
             url, before = f"sqlite://{tmp_path / 'old.sqlite3'}", "graphapi.0006_rollup_mark"
             upgrade = ["0007_sqlite_rollups_in_report_order", "0008_sqlite_daily_rollups", "0009_postgres_daily_rollups",
                        "0010_postgres_click_queue", "0011_unique_clicks_skip_fallbacks", "0012_rule_check",
-                       "0013_postback_status", "0014_fallback_clicks_not_unique"]  # fmt: skip
+                       "0013_postback_status", "0014_fallback_clicks_not_unique",
+                       "0015_postgres_click_visitor_seen"]  # fmt: skip
         else:
             url, before = await stack.enter_async_context(scratch_postgres()), "graphapi.0008_sqlite_daily_rollups"
             upgrade = ["0009_postgres_daily_rollups", "0010_postgres_click_queue", "0011_unique_clicks_skip_fallbacks",
-                       "0012_rule_check", "0013_postback_status", "0014_fallback_clicks_not_unique"]
+                       "0012_rule_check", "0013_postback_status", "0014_fallback_clicks_not_unique",
+                       "0015_postgres_click_visitor_seen"]
         await migrate(url, target=before)
         hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(days=2)
         await _write_old_rollups(url, hour)
@@ -360,7 +362,7 @@ async def test_an_upgraded_database_marks_its_fallback_clicks_not_unique(tmp_pat
         await db.open()
         stack.push_async_callback(db.close)
         await insert_clicks(db, 1, [{"route": "fallback", "is_unique": True}, {"route": "offer", "is_unique": True}])
-        assert await migrate(url) == ["0014_fallback_clicks_not_unique"]
+        assert (await migrate(url))[0] == "0014_fallback_clicks_not_unique"
         rows = await db.fetch("SELECT route, is_unique FROM click ORDER BY id")
         assert [(route, bool(unique)) for route, unique in rows] == [("fallback", False), ("offer", True)]
 
@@ -424,3 +426,22 @@ async def _reads_as_before(url: str, hour: datetime) -> None:
         assert (await by(Dimension.DAY, *days))[0] == (day.date(), 9, Decimal(7))
     finally:
         await db.close()
+
+
+async def test_old_visitor_rows_of_click_batches_are_pruned(client, services, monkeypatch):
+    """PostgreSQL's click_visitor_seen matters only while batches are in flight:
+    rows older than ten minutes go, the rest stay (graphapi.clicks)."""
+    if not services.db.postgres:
+        pytest.skip("SQLite's click batches take turns: no such rows")
+    monkeypatch.setattr(rollups, "PRUNE_EVERY", 0)
+    async with services.db.write() as tx:
+        await tx.execute(
+            "INSERT INTO click_visitor_seen (campaign_id, visitor, seen_at) VALUES "
+            "(1, 1, now() - interval '11 minutes'), (1, 2, now() - interval '9 minutes'), (2, 1, now())"
+        )
+    for _ in range(40):
+        await asyncio.sleep(0.1)
+        left = await services.db.fetch("SELECT campaign_id, visitor FROM click_visitor_seen ORDER BY 1, 2")
+        if len(left) < 3:
+            break
+    assert left == [(1, 2), (2, 1)]
