@@ -67,6 +67,19 @@ def new_click_id() -> str:
     return _stamp[1] + os.urandom(16).translate(_DIGIT_OF_BYTE).decode()
 
 
+_ULID_DIGITS = frozenset(CROCKFORD)
+
+
+def canonical_click_id(text: str) -> str:
+    """A click id as stored: ULIDs, as Crockford's base32 reads, in any case
+    (some networks lower-case their macros' values); anything else as it is."""
+    if len(text) == 26 and text.isascii() and not text.isupper():
+        upper = text.upper()
+        if _ULID_DIGITS.issuperset(upper):
+            return upper
+    return text
+
+
 # The columns a click row (a tuple, built by ClickEndpoint) holds, in order, with
 # their PostgreSQL types; `unique_since` is last and is not a column.
 CLICK_COLUMNS = (
@@ -377,6 +390,7 @@ class GoEndpoint:
         fallback = services.settings.fallback_url
         query = Query(scope["query_string"])
         click_id = query.get("click_id", 64) or _cookie(_headers(scope).get(b"cookie"))
+        click_id = click_id and canonical_click_id(click_id)
         try:
             click = await find_click(services.db, click_id) if click_id else None
             route = await services.campaigns.get(click.campaign_id) if click else None

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.datastructures import Headers
 
 from graphapi import visitor
+from graphapi.clicks import canonical_click_id
 from graphapi.conversions import (
     MAX_CLICK_ID,
     ConversionRequest,
@@ -247,7 +248,7 @@ def conversion_request(named: dict[str, list[str]], log: LogEntry) -> Conversion
             break
         params[name[:MAX_PARAM_NAME]] = named_values[0][:MAX_PARAM_VALUE]
     return ConversionRequest(
-        click_id=click_id[:MAX_CLICK_ID],
+        click_id=canonical_click_id(click_id[:MAX_CLICK_ID]),
         payout=payout,
         status=status,
         raw_status=raw_status[:MAX_RAW_STATUS] if raw_status is not None else None,

@@ -140,6 +140,19 @@ async def test_payout_defaults_to_the_offer_and_is_kept_on_update(client, servic
     assert (stats.conversions, stats.revenue) == (2, Decimal("13.25"))
 
 
+async def test_a_click_id_in_lower_case_is_the_same_click(client, services):
+    """Some networks lower-case their macros' values; a ULID reads the same in any case."""
+    campaign = await make_campaign(services, landers=(("https://lander.test/", 1),))
+    click_id = await new_click(client, campaign.id)
+    assert len(click_id) == 26 and click_id.isupper()
+    response = await client.get(f"/postback?click_id={click_id.lower()}&payout=3")
+    assert response.json()["result"] == "created", response.text
+    again = await client.get(f"/postback?click_id={click_id[:13]}{click_id[13:].lower()}&payout=3")
+    assert again.json()["result"] == "duplicate"
+    go = await client.get(f"/go?click_id={click_id.lower()}")
+    assert go.headers["location"].startswith("https://offer.test/a?click_id=" + click_id)
+
+
 async def test_unknown_click_does_not_tell_malformed_from_unknown(client, services):
     campaign = await make_campaign(services)
     await new_click(client, campaign.id)
