@@ -229,9 +229,11 @@ def _compile(template: str) -> tuple[str, ...]:
     Stored URLs are compiled once, not parsed on every click.
     """
     scheme, netloc, path, query, fragment = urlsplit(template)
-    if "{click_id}" not in template:
+    appending = "{click_id}" not in template
+    if appending:
         query = f"{query}&click_id={{click_id}}" if query else "click_id={click_id}"
-    url = urlunsplit((scheme, _ascii_host(netloc), path, query, fragment))
+    # Else the URL stays exactly as it was written, but for an IDN host.
+    url = urlunsplit((scheme, _ascii_host(netloc), path, query, fragment)) if appending or not netloc.isascii() else template
     parts = _MACRO.split(url)
     for index in range(0, len(parts), 2):
         parts[index] = quote(parts[index], safe=_URL_SAFE)
