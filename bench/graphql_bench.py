@@ -6,8 +6,10 @@ the rollups), next to the same figures summed from the raw tables.
     python bench/graphql_bench.py --database-url postgres://postgres@127.0.0.1:5432/bench \
         --clicks 10000000 --conversions 100000
 
-Seeds through the driver (skip with --no-seed on an already seeded database),
-then queries through the ASGI app with an API key, as a dashboard would.
+Makes its campaigns through the GraphQL API and seeds the clicks through the
+driver (skip with --no-seed on an already seeded database), then queries
+through the ASGI app with an API key, as a dashboard would. Needs only the
+bench extra (`pip install -e '.[bench]'`).
 Do not run it on a shared machine at full size.
 """
 
@@ -21,6 +23,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from graphapi import rollups  # noqa: E402
@@ -28,7 +32,6 @@ from graphapi.app import create_app  # noqa: E402
 from graphapi.db import migrate  # noqa: E402
 from graphapi.settings import Settings  # noqa: E402
 from graphapi.stats import campaign_stats  # noqa: E402
-from tests.conftest import http_client, make_campaign  # noqa: E402
 from tests.gql import gql, new_api_key  # noqa: E402
 
 BATCH = 10_000
@@ -36,6 +39,8 @@ DAYS = 30
 COUNTRIES = ["US", "DE", "UA", "GB", "FR", "BR", "IN", None]
 DEVICES = ["desktop", "mobile", "tablet"]
 PAGE = "{ clicks(first: 500) { edges { cursor node { clickId createdAt country deviceType subid cost } } } }"
+CAMPAIGN = """mutation($name: String!) { createCampaign(input: {
+    name: $name, offers: [{name: "offer", url: "https://offer.test/"}] }) { campaign { id } } }"""
 REPORT = """query($since: DateTime) { report(groupBy: [DAY, COUNTRY], since: $since) {
     rows { day country stats { clicks conversions revenue cost } } totals { clicks revenue } } }"""
 
@@ -47,12 +52,12 @@ def _series(count: int, postgres: bool) -> str:
     return f"(WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) SELECT n FROM s) s"
 
 
-async def seed(services, clicks: int, conversions: int) -> None:
+async def seed(services, client: httpx.AsyncClient, key: str, clicks: int, conversions: int) -> None:
     """Clicks spread over the last 30 days and 10 campaigns, generated inside the
     database (10 million take minutes, not hours), then the rollups counted once."""
     db = services.db
-    campaigns = [await make_campaign(services, offers=(("https://offer.test/", 1),)) for _ in range(10)]
-    first = min(c.id for c in campaigns)
+    made = [await gql(client, key, CAMPAIGN, name=f"bench {n}") for n in range(10)]
+    first = min(int(data["createCampaign"]["campaign"]["id"]) for data in made)
     postgres = db.postgres
     start = datetime.now(timezone.utc) - timedelta(days=DAYS)
     random_int = "floor(random() * {n})" if postgres else "abs(random() % {n})"
@@ -116,11 +121,12 @@ async def main() -> None:
 
     await migrate(args.database_url)
     app = create_app(Settings(database_url=args.database_url, _env_file=None))
-    async with app.router.lifespan_context(app), http_client(app) as client:
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tracker.test")
+    async with app.router.lifespan_context(app), client:
         services = app.state.services
-        if not args.no_seed:
-            await seed(services, args.clicks, args.conversions)
         key = await new_api_key(f"bench-{time.time_ns()}")
+        if not args.no_seed:
+            await seed(services, client, key, args.clicks, args.conversions)
         # A dashboard asks for whole days: the rollups answer those.
         midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         since = (midnight - timedelta(days=DAYS)).isoformat()
