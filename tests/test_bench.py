@@ -1,0 +1,38 @@
+"""The benchmarks run as the README says: installed with the bench extra alone,
+so nothing they import may need pytest or the tests' fixtures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Runs a script with pytest unimportable, as in a virtualenv that has only the
+# bench extra: `python -c WITHOUT_PYTEST script.py --option ...`.
+WITHOUT_PYTEST = (
+    "import runpy, sys; sys.modules['pytest'] = None; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+GRAPHQL_FIGURES = (
+    "seeded 2000 clicks and 20 conversions",
+    "GraphQL clicks(first: 500)",
+    "GraphQL report [DAY, COUNTRY] 30 days",
+    "plain SQL GROUP BY over click",
+    "rule figures per conversion (rollups)",
+    "rule figures per conversion (raw tables)",
+)
+
+
+async def test_graphql_bench_prints_every_figure_without_pytest(database_url):
+    script = ROOT / "bench" / "graphql_bench.py"
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PYTEST, str(script), "--database-url", database_url,
+         "--clicks", "2000", "--conversions", "20", "--runs", "1"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for figure in GRAPHQL_FIGURES:
+        assert figure in result.stdout, result.stdout
