@@ -24,6 +24,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -267,6 +268,26 @@ def row(result: dict, ceiling: dict | None) -> str:
     )
 
 
+def require_setup(databases: list[str], sqlite_only: str = "--databases sqlite") -> None:
+    """Stop at once, saying what to install or start, rather than with a
+    traceback once the first server is up."""
+    if "postgres" in databases:
+        import asyncpg
+
+        async def answers() -> None:
+            connection = await asyncio.wait_for(asyncpg.connect(POSTGRES_ADMIN), 5)
+            await connection.close()
+
+        try:
+            asyncio.run(answers())
+        except Exception as error:  # noqa: BLE001 - any failure means "cannot use it"
+            sys.exit(f"PostgreSQL does not answer at {POSTGRES_ADMIN} ({error}); set GRAPHAPI_BENCH_POSTGRES "
+                     f"to one that does, or leave PostgreSQL out ({sqlite_only})")  # fmt: skip
+    missing = [tool for tool in ("wrk", "taskset") if shutil.which(tool) is None]
+    if missing:
+        sys.exit(f"{' and '.join(missing)} not found: apt-get install wrk util-linux")
+
+
 def arguments(doc: str) -> argparse.Namespace:
     """The options every wrk benchmark takes."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -279,7 +300,9 @@ def arguments(doc: str) -> argparse.Namespace:
         help="pairs of runs (the ceiling, then graphapi, on a new database) per database; "
         "the median ratio is printed: on a shared machine one pair can be off by a fifth",
     )  # fmt: skip
-    return parser.parse_args()
+    args = parser.parse_args()
+    require_setup(args.databases.split(","))
+    return args
 
 
 def print_median(database: str, ratios: list[float]) -> None:

@@ -29,6 +29,7 @@ from bench.click_bench import (  # noqa: E402
     click_paths,
     lua_list,
     prepare_database,
+    require_setup,
     start,
     stop,
 )
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
+    require_setup([args.database], sqlite_only="--database sqlite")
 
     workdir = Path(tempfile.mkdtemp(prefix="graphapi-memory-"))
     url = bench_database_url(args.database, workdir)

@@ -3,6 +3,7 @@ so nothing they import may need pytest or the tests' fixtures."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,30 @@ async def test_graphql_bench_prints_every_figure_without_pytest(database_url):
     assert result.returncode == 0, result.stderr
     for figure in GRAPHQL_FIGURES:
         assert figure in result.stdout, result.stdout
+
+
+def run_bench(script: str, *options: str, **environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *options],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env={**os.environ, **environment},
+    )  # fmt: skip
+
+
+def test_wrk_benches_say_what_is_missing(tmp_path):
+    """No wrk on the PATH: a line saying what to install, before any server starts."""
+    for script in ("click_bench.py", "postback_bench.py"):
+        result = run_bench(script, "--databases", "sqlite", PATH=str(tmp_path))
+        assert result.returncode == 1
+        assert "wrk and taskset not found: apt-get install wrk util-linux" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_wrk_benches_say_postgresql_does_not_answer():
+    nobody = "postgresql://postgres@127.0.0.1:1/postgres"
+    for script, sqlite_only in (("click_bench.py", "--databases sqlite"), ("memory_bench.py", "--database sqlite")):
+        options = ("--database", "postgres") if script == "memory_bench.py" else ()
+        result = run_bench(script, *options, GRAPHAPI_BENCH_POSTGRES=nobody)
+        assert result.returncode == 1
+        assert f"PostgreSQL does not answer at {nobody}" in result.stderr
+        assert f"leave PostgreSQL out ({sqlite_only})" in result.stderr
+        assert "Traceback" not in result.stderr
