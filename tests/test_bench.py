@@ -27,23 +27,22 @@ GRAPHQL_FIGURES = (
 )
 
 
+def run_bench(script: str, *options: str, timeout: float = 60, **environment: str) -> subprocess.CompletedProcess:
+    """`bench/<script>` run with pytest unimportable."""
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_PYTEST, str(ROOT / "bench" / script), *options],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **environment},
+    )  # fmt: skip
+
+
 async def test_graphql_bench_prints_every_figure_without_pytest(database_url):
-    script = ROOT / "bench" / "graphql_bench.py"
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_PYTEST, str(script), "--database-url", database_url,
-         "--clicks", "2000", "--conversions", "20", "--runs", "1"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    result = run_bench(
+        "graphql_bench.py", "--database-url", database_url, "--clicks", "2000", "--conversions", "20", "--runs", "1",
+        timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     for figure in GRAPHQL_FIGURES:
         assert figure in result.stdout, result.stdout
-
-
-def run_bench(script: str, *options: str, **environment: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), *options],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, env={**os.environ, **environment},
-    )  # fmt: skip
 
 
 def test_wrk_benches_say_what_is_missing(tmp_path):
